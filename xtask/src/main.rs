@@ -1,0 +1,103 @@
+//! `cargo xtask`: project automation for Memory Nexus. It only orchestrates: it runs cargo and
+//! the bench binary, and reads `cargo metadata`; it depends on no nexus or competitor crate.
+//!
+//! ```text
+//! cargo xtask bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH]
+//!                   [--baseline PATH] [--threshold FRACTION] [suite flags…]
+//! cargo xtask layers
+//! cargo xtask bundle-data --from DIR [--out DIR]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+mod bench;
+mod layers;
+
+pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
+
+const USAGE: &str = "usage: cargo xtask <command>
+  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--baseline PATH] [--threshold F] [suite flags…]
+        run benchmark suites (all when no --suite), print a table, write one JSON document
+        (default target/bench/<git-rev>.json), compare with a baseline
+  layers
+        check that every crate depends only on the layers below it
+  bundle-data --from DIR [--out DIR]
+        cut data/bundled/ out of a larger dataset, with exact ground truth";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&args[1..]),
+        Some("layers") => layers::run(),
+        Some("bundle-data") => bundle_data(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .into()
+}
+
+/// `cargo`, as the one running us.
+pub(crate) fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+/// Runs a command to completion, failing with its name if it does not succeed.
+pub(crate) fn run_checked(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+fn bundle_data(args: &[String]) -> Result<()> {
+    let mut from = None;
+    let mut out = project_root().join("data/bundled");
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--from" => from = it.next().cloned(),
+            "--out" => out = it.next().ok_or("--out needs a value")?.into(),
+            other => return Err(format!("bundle-data: unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    let from = from.ok_or("bundle-data needs --from DIR")?;
+    let from = std::fs::canonicalize(&from).map_err(|e| format!("{from}: {e}"))?;
+    run_checked(
+        cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "nexus-dataset",
+                "--features",
+                "cli",
+            ])
+            .args(["--bin", "nexus-dataset", "--", "bundle", "--from"])
+            .arg(&from)
+            .arg("--out")
+            .arg(&out),
+    )
+}
