@@ -228,19 +228,21 @@ fn print_table(results: &[Value]) {
     }
     let width = order.iter().map(|(_, n)| n.len()).max().unwrap_or(4).max(4);
     println!(
-        "{:<8} {:<width$} {:>12} {:<9} {}",
-        "suite", "name", "nexus", "unit", "others (nexus ÷ other)"
+        "{:<8} {:<width$} {:>22} {:<9} anchors (ours / anchor)",
+        "suite", "name", "ours", "unit"
     );
     for k in &order {
         let rows = &groups[k];
         let unit = rows[0]["unit"].as_str().unwrap_or_default();
-        let ours = rows
+        // Our figure: the `nexus` row, else our scalar reference.
+        let main = ["nexus", "nexus-scalar"]
             .iter()
-            .find(|r| r["impl"] == "nexus")
-            .and_then(|r| r["value"].as_f64());
+            .find_map(|name| rows.iter().find(|r| r["impl"] == *name))
+            .copied();
+        let ours = main.and_then(|r| r["value"].as_f64());
         let others: Vec<String> = rows
             .iter()
-            .filter(|r| r["impl"] != "nexus")
+            .filter(|r| main.is_none_or(|m| r["impl"] != m["impl"]))
             .map(|r| {
                 let v = r["value"].as_f64().unwrap_or(f64::NAN);
                 let ratio = ours
@@ -249,9 +251,14 @@ fn print_table(results: &[Value]) {
                 format!("{}={}{ratio}", r["impl"].as_str().unwrap_or("?"), fmt(v))
             })
             .collect();
-        let ours = ours.map_or_else(|| "-".into(), fmt);
+        let ours = match (main, ours) {
+            (Some(m), Some(v)) if m["impl"] != "nexus" => {
+                format!("{} [{}]", fmt(v), m["impl"].as_str().unwrap_or("?"))
+            }
+            (_, v) => v.map_or_else(|| "-".into(), fmt),
+        };
         println!(
-            "{:<8} {:<width$} {:>12} {:<9} {}",
+            "{:<8} {:<width$} {:>22} {:<9} {}",
             k.0,
             k.1,
             ours,
