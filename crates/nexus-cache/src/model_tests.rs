@@ -1,0 +1,321 @@
+//! Model-based test: the shard policy against a plain single-threaded reference of the same
+//! W-TinyLFU policy written with `Vec` lists and O(n) operations, step by step.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use crate::policy::{Entry, NEVER, Policy, Sink};
+use crate::sketch::Sketch;
+use crate::stats::RemovalCause;
+
+fn mix(k: u64) -> u64 {
+    let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The reference: lists are `Vec`s with the most recent key first.
+struct Model {
+    window: Vec<u64>,
+    probation: Vec<u64>,
+    protected: Vec<u64>,
+    entries: HashMap<u64, (u64, u64)>,
+    capacity: u64,
+    window_max: u64,
+    protected_max: u64,
+    sketch: Sketch,
+    sample_hits: u64,
+    sample_misses: u64,
+    previous_rate: f64,
+    step: f64,
+    initial_step: f64,
+    rng: u64,
+    removed: Vec<(u64, RemovalCause)>,
+}
+
+impl Model {
+    fn new(capacity: u64, seed: u64) -> Self {
+        let window_max = (capacity / 100).max(1);
+        let step = (0.0625 * capacity as f64).max(1.0);
+        Self {
+            window: vec![],
+            probation: vec![],
+            protected: vec![],
+            entries: HashMap::new(),
+            capacity,
+            window_max,
+            protected_max: (capacity - window_max) * 80 / 100,
+            sketch: Sketch::new(capacity.min(1 << 16)),
+            sample_hits: 0,
+            sample_misses: 0,
+            previous_rate: 0.0,
+            step,
+            initial_step: step,
+            rng: seed | 1,
+            removed: vec![],
+        }
+    }
+
+    fn weight_of(&self, list: &[u64]) -> u64 {
+        list.iter().map(|k| self.entries[k].1).sum()
+    }
+
+    fn total(&self) -> u64 {
+        self.weight_of(&self.window)
+            + self.weight_of(&self.probation)
+            + self.weight_of(&self.protected)
+    }
+
+    fn get(&mut self, k: u64) -> Option<u64> {
+        let v = self.entries.get(&k)?.0;
+        self.access(k, true);
+        Some(v)
+    }
+
+    fn insert(&mut self, k: u64, v: u64, w: u64) {
+        if self.entries.insert(k, (v, w)).is_some() {
+            self.removed.push((k, RemovalCause::Replaced));
+            self.access(k, true);
+        } else {
+            self.window.insert(0, k);
+            if self.entries.len() as u64 > self.sketch.entries() {
+                self.sketch = Sketch::new(self.sketch.entries() * 2);
+            }
+            self.access(k, false);
+        }
+        self.evict();
+    }
+
+    fn access(&mut self, k: u64, hit: bool) {
+        self.sketch.increment(mix(k));
+        if let Some(p) = self.window.iter().position(|&x| x == k) {
+            self.window.remove(p);
+            self.window.insert(0, k);
+        } else if let Some(p) = self.protected.iter().position(|&x| x == k) {
+            self.protected.remove(p);
+            self.protected.insert(0, k);
+        } else {
+            let p = self.probation.iter().position(|&x| x == k).unwrap();
+            self.probation.remove(p);
+            self.protected.insert(0, k);
+            self.demote();
+        }
+        // Hill climbing, written out plainly.
+        if hit {
+            self.sample_hits += 1;
+        } else {
+            self.sample_misses += 1;
+        }
+        let n = self.sample_hits + self.sample_misses;
+        if n >= self.sketch.sample_size() {
+            let rate = self.sample_hits as f64 / n as f64;
+            let change = rate - self.previous_rate;
+            let amount = if change >= 0.0 { self.step } else { -self.step };
+            self.step = if change.abs() >= 0.05 {
+                if amount >= 0.0 {
+                    self.initial_step
+                } else {
+                    -self.initial_step
+                }
+            } else {
+                0.98 * amount
+            };
+            self.previous_rate = rate;
+            self.sample_hits = 0;
+            self.sample_misses = 0;
+            let w = (self.window_max as i64 + amount.round() as i64).clamp(0, self.capacity as i64);
+            self.window_max = w as u64;
+            self.protected_max = (self.capacity - self.window_max) * 80 / 100;
+            self.demote();
+        }
+    }
+
+    fn demote(&mut self) {
+        while self.weight_of(&self.protected) > self.protected_max {
+            let Some(k) = self.protected.pop() else { break };
+            self.probation.insert(0, k);
+        }
+    }
+
+    fn evict(&mut self) {
+        let mut candidate: Option<u64> = None;
+        while self.weight_of(&self.window) > self.window_max {
+            let Some(k) = self.window.pop() else { break };
+            self.probation.insert(0, k);
+            candidate.get_or_insert(k);
+        }
+        while self.total() > self.capacity {
+            let victim = match self.probation.last() {
+                Some(&v) if Some(v) != candidate => Some(v),
+                _ => self.protected.last().or(self.window.last()).copied(),
+            };
+            let next_of = |m: &Self, c: u64| {
+                let p = m.probation.iter().position(|&x| x == c).unwrap();
+                (p > 0).then(|| m.probation[p - 1])
+            };
+            match (victim, candidate) {
+                (Some(v), None) => self.drop_key(v),
+                (Some(v), Some(c)) => {
+                    let next = next_of(self, c);
+                    let cf = self.sketch.frequency(mix(c));
+                    let vf = self.sketch.frequency(mix(v));
+                    let admit = cf > vf || (cf >= 6 && self.random() & 127 == 0);
+                    self.drop_key(if admit { v } else { c });
+                    candidate = next;
+                }
+                (None, Some(c)) => {
+                    let next = next_of(self, c);
+                    self.drop_key(c);
+                    candidate = next;
+                }
+                (None, None) => break,
+            }
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn drop_key(&mut self, k: u64) {
+        for list in [&mut self.window, &mut self.probation, &mut self.protected] {
+            list.retain(|&x| x != k);
+        }
+        self.entries.remove(&k);
+        self.removed.push((k, RemovalCause::Capacity));
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Get(u64),
+    Insert(u64, u64),
+    Remove(u64),
+}
+
+fn ops(keys: u64, max_weight: u64) -> impl Strategy<Value = Vec<Op>> {
+    let op = prop_oneof![
+        6 => (0..keys).prop_map(Op::Get),
+        6 => (0..keys, 1..=max_weight).prop_map(|(k, w)| Op::Insert(k, w)),
+        1 => (0..keys).prop_map(Op::Remove),
+    ];
+    // Skewed keys: squaring a uniform draw makes small keys hot, so frequency matters.
+    proptest::collection::vec(op, 1..1500).prop_map(move |v| {
+        v.into_iter()
+            .map(|o| match o {
+                Op::Get(k) => Op::Get(k * k / keys),
+                Op::Insert(k, w) => Op::Insert(k * k / keys, w),
+                Op::Remove(k) => Op::Remove(k),
+            })
+            .collect()
+    })
+}
+
+fn run(capacity: u64, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut policy: Policy<u64, u64> = Policy::new(capacity, seed);
+    let mut model = Model::new(capacity, seed);
+    let mut now = || 0u64;
+    for (step, op) in ops.iter().enumerate() {
+        let mut sink = Sink::new(true);
+        match *op {
+            Op::Get(k) => {
+                let got = policy.get(mix(k), &k, &mut now, &mut sink).copied();
+                prop_assert_eq!(got, model.get(k), "step {} {:?}", step, op);
+            }
+            Op::Insert(k, w) => {
+                let w = w.min(capacity);
+                let entry = Entry {
+                    key: k,
+                    value: k + 1000 * step as u64,
+                    hash: mix(k),
+                    weight: w,
+                    expires: NEVER,
+                };
+                policy.insert(entry, &mut now, &mut sink);
+                model.insert(k, k + 1000 * step as u64, w);
+            }
+            Op::Remove(k) => {
+                let held = policy.remove(mix(k), &k, &mut sink);
+                prop_assert_eq!(held, model.entries.contains_key(&k));
+                if held {
+                    model.drop_key(k);
+                    model.removed.pop();
+                    model.removed.push((k, RemovalCause::Removed));
+                }
+            }
+        }
+        let removed: Vec<(u64, RemovalCause)> =
+            sink.items.iter().map(|(k, _, c)| (*k, *c)).collect();
+        prop_assert_eq!(&removed, &model.removed, "step {} {:?}", step, op);
+        model.removed.clear();
+        let lists = policy.lists();
+        let keys = |l: &Vec<u32>| l.iter().map(|&i| *policy.key_at(i)).collect::<Vec<u64>>();
+        prop_assert_eq!(
+            keys(&lists[0]),
+            model.window.clone(),
+            "window, step {}",
+            step
+        );
+        prop_assert_eq!(
+            keys(&lists[1]),
+            model.probation.clone(),
+            "probation, step {}",
+            step
+        );
+        prop_assert_eq!(
+            keys(&lists[2]),
+            model.protected.clone(),
+            "protected, step {}",
+            step
+        );
+        prop_assert_eq!(policy.window_max(), model.window_max);
+        prop_assert!(policy.weight() <= capacity);
+        prop_assert_eq!(policy.weight(), model.total());
+        prop_assert_eq!(policy.sketch().entries(), model.sketch.entries());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn policy_matches_reference_unit_weights(capacity in 1u64..40, seed: u64, ops in ops(100, 1)) {
+        run(capacity, seed, &ops)?;
+    }
+
+    #[test]
+    fn policy_matches_reference_weighted(capacity in 1u64..60, seed: u64, ops in ops(80, 7)) {
+        run(capacity, seed, &ops)?;
+    }
+}
+
+/// A long deterministic run that crosses many hill-climbing periods and sketch halvings.
+#[test]
+fn policy_matches_reference_long_run() {
+    let mut x = 7u64;
+    let ops: Vec<Op> = (0..20_000)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Phases: frequency-heavy, then a scan, then recency-heavy.
+            let k = match i / 5000 {
+                0 | 3 => (x % 300) * (x % 300) / 300,
+                1 => i % 400,
+                _ => (i / 3 + x % 20) % 500,
+            };
+            if x.is_multiple_of(2) {
+                Op::Get(k)
+            } else {
+                Op::Insert(k, 1)
+            }
+        })
+        .collect();
+    run(50, 99, &ops).unwrap();
+}

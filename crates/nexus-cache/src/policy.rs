@@ -1,0 +1,561 @@
+//! One shard's W-TinyLFU policy, single-threaded (the cache wraps each in a lock).
+//!
+//! New entries enter an LRU *window*; an entry pushed out of the window becomes a *candidate* for
+//! the main space (an SLRU of *probation* and *protected*) and is admitted only if the frequency
+//! sketch says it is more popular than the main space's victim (with a 1/128 random admit for
+//! popular candidates, so an attacker cannot pin a victim by hash flooding). A hill climber moves
+//! the window's size every sample period towards the better hit rate: a large window behaves like
+//! LRU (recency-heavy traces), a small one like TinyLFU (frequency-heavy traces).
+//!
+//! Every operation is O(1) (amortized for the sketch's halving and growth), except expiry,
+//! which keeps entries with a time to live in an ordered set: O(log n) for those entries only.
+
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+
+use hashbrown::HashTable;
+
+use crate::deque::{Deque, Linked, Links};
+use crate::sketch::Sketch;
+use crate::stats::RemovalCause;
+
+/// `expires` of an entry that never expires.
+pub(crate) const NEVER: u64 = u64::MAX;
+/// Candidates at least this frequent may win a lost contest by chance (1/128).
+const ADMIT_RANDOM_THRESHOLD: u8 = 6;
+/// Share of the main space kept for protected entries.
+const PROTECTED_PERCENT: u64 = 80;
+/// The sketch grows with the entry count up to this many keys.
+const MAX_SKETCH_ENTRIES: u64 = 1 << 24;
+/// The sketch starts sized for at most this many keys (grows on demand).
+const INITIAL_SKETCH_ENTRIES: u64 = 1 << 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Region {
+    Window,
+    Probation,
+    Protected,
+}
+
+/// One cached entry: its key, value, hash, weight (>= 1) and expiry (ns, or [`NEVER`]).
+#[derive(Debug)]
+pub(crate) struct Entry<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    pub(crate) hash: u64,
+    pub(crate) weight: u64,
+    pub(crate) expires: u64,
+}
+
+#[derive(Debug)]
+struct Node<K, V> {
+    entry: Option<Entry<K, V>>,
+    links: Links,
+    region: Region,
+}
+
+impl<K, V> Linked for Vec<Node<K, V>> {
+    #[inline]
+    fn links(&mut self, i: u32) -> &mut Links {
+        &mut self[i as usize].links
+    }
+}
+
+/// Where removed entries go: to the eviction listener (collected, handed over after the
+/// shard's lock is released) or dropped on the spot when there is no listener.
+#[derive(Debug)]
+pub(crate) struct Sink<K, V> {
+    collect: bool,
+    pub(crate) items: Vec<(K, V, RemovalCause)>,
+}
+
+impl<K, V> Sink<K, V> {
+    pub(crate) fn new(collect: bool) -> Self {
+        Self {
+            collect,
+            items: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, key: K, value: V, cause: RemovalCause) {
+        if self.collect {
+            self.items.push((key, value, cause));
+        }
+    }
+}
+
+/// Caffeine's hill climber: every sample period, step the window size in the direction that
+/// last improved the hit rate; steps decay, and restart when the hit rate jumps.
+#[derive(Debug, Clone)]
+pub(crate) struct Climber {
+    hits: u64,
+    misses: u64,
+    previous_rate: f64,
+    step: f64,
+    initial_step: f64,
+}
+
+impl Climber {
+    const STEP_PERCENT: f64 = 0.0625;
+    const DECAY: f64 = 0.98;
+    const RESTART: f64 = 0.05;
+
+    pub(crate) fn new(capacity: u64) -> Self {
+        let initial_step = (Self::STEP_PERCENT * capacity as f64).max(1.0);
+        Self {
+            hits: 0,
+            misses: 0,
+            previous_rate: 0.0,
+            step: initial_step,
+            initial_step,
+        }
+    }
+
+    /// Counts one access; after `sample` accesses returns the window change to apply.
+    #[inline]
+    pub(crate) fn record(&mut self, hit: bool, sample: u64) -> Option<i64> {
+        if hit {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        let n = self.hits + self.misses;
+        if n < sample {
+            return None;
+        }
+        let rate = self.hits as f64 / n as f64;
+        let change = rate - self.previous_rate;
+        let amount = if change >= 0.0 { self.step } else { -self.step };
+        self.step = if change.abs() >= Self::RESTART {
+            self.initial_step.copysign(amount)
+        } else {
+            Self::DECAY * amount
+        };
+        self.previous_rate = rate;
+        self.hits = 0;
+        self.misses = 0;
+        Some(amount.round() as i64)
+    }
+}
+
+/// Counters kept by a shard's policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PolicyCounters {
+    pub(crate) evictions: u64,
+    pub(crate) expirations: u64,
+}
+
+/// One shard: W-TinyLFU over a slab of nodes, indexed by a hash table of slab indices.
+#[derive(Debug)]
+pub(crate) struct Policy<K, V> {
+    index: HashTable<u32>,
+    nodes: Vec<Node<K, V>>,
+    free: Vec<u32>,
+    window: Deque,
+    probation: Deque,
+    protected: Deque,
+    capacity: u64,
+    window_max: u64,
+    protected_max: u64,
+    sketch: Sketch,
+    climber: Climber,
+    rng: u64,
+    /// `(expires, slab index)` of the entries that have a time to live.
+    expiry: BTreeSet<(u64, u32)>,
+    pub(crate) counters: PolicyCounters,
+}
+
+impl<K: Eq, V> Policy<K, V> {
+    /// A policy holding at most `capacity` weight (`capacity >= 1`).
+    pub(crate) fn new(capacity: u64, seed: u64) -> Self {
+        let window_max = (capacity / 100).max(1);
+        Self {
+            index: HashTable::new(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            window: Deque::EMPTY,
+            probation: Deque::EMPTY,
+            protected: Deque::EMPTY,
+            capacity,
+            window_max,
+            protected_max: (capacity - window_max) * PROTECTED_PERCENT / 100,
+            sketch: Sketch::new(capacity.min(INITIAL_SKETCH_ENTRIES)),
+            climber: Climber::new(capacity),
+            rng: seed | 1,
+            expiry: BTreeSet::new(),
+            counters: PolicyCounters::default(),
+        }
+    }
+
+    /// Total weight held.
+    pub(crate) fn weight(&self) -> u64 {
+        self.window.weight + self.probation.weight + self.protected.weight
+    }
+
+    /// Number of entries held (expired ones included until they are noticed).
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The window's current maximum weight (moved by the hill climber).
+    #[cfg(test)]
+    pub(crate) fn window_max(&self) -> u64 {
+        self.window_max
+    }
+
+    /// Whether any entry has a time to live (only then is the clock read on writes).
+    pub(crate) fn has_expiring(&self) -> bool {
+        !self.expiry.is_empty()
+    }
+
+    #[inline]
+    fn entry(&self, i: u32) -> &Entry<K, V> {
+        self.nodes[i as usize]
+            .entry
+            .as_ref()
+            .expect("indexed slab nodes are occupied")
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let nodes = &self.nodes;
+        self.index
+            .find(hash, |&i| {
+                nodes[i as usize]
+                    .entry
+                    .as_ref()
+                    .is_some_and(|e| e.key.borrow() == key)
+            })
+            .copied()
+    }
+
+    /// Looks `key` up as an access: a live entry is promoted and returned; an expired one is
+    /// removed (cause `Expired`) and reported absent. `now` is called only for entries with a
+    /// time to live.
+    #[inline]
+    pub(crate) fn get<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: &mut dyn FnMut() -> u64,
+        sink: &mut Sink<K, V>,
+    ) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let i = self.find(hash, key)?;
+        let expires = self.entry(i).expires;
+        if expires != NEVER && expires <= now() {
+            self.remove_node(i, RemovalCause::Expired, sink);
+            return None;
+        }
+        self.on_access(i, hash, true);
+        Some(&self.entry(i).value)
+    }
+
+    /// Whether `key` is held and live, without counting as an access.
+    pub(crate) fn contains<Q>(&self, hash: u64, key: &Q, now: &mut dyn FnMut() -> u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find(hash, key).is_some_and(|i| {
+            let e = self.entry(i).expires;
+            e == NEVER || e > now()
+        })
+    }
+
+    /// Inserts or replaces; `weight <= capacity` is the caller's check. Evicts to capacity.
+    pub(crate) fn insert(
+        &mut self,
+        new: Entry<K, V>,
+        now: &mut dyn FnMut() -> u64,
+        sink: &mut Sink<K, V>,
+    ) {
+        let Entry {
+            key,
+            value,
+            hash,
+            weight,
+            expires,
+        } = new;
+        debug_assert!(weight <= self.capacity);
+        if self.has_expiring() {
+            self.remove_expired(now(), sink);
+        }
+        if let Some(i) = self.find(hash, &key) {
+            let node = &mut self.nodes[i as usize];
+            let entry = node
+                .entry
+                .as_mut()
+                .expect("indexed slab nodes are occupied");
+            let old_key = std::mem::replace(&mut entry.key, key);
+            let old_value = std::mem::replace(&mut entry.value, value);
+            let old_weight = std::mem::replace(&mut entry.weight, weight);
+            let old_expires = std::mem::replace(&mut entry.expires, expires);
+            let list = match node.region {
+                Region::Window => &mut self.window,
+                Region::Probation => &mut self.probation,
+                Region::Protected => &mut self.protected,
+            };
+            list.weight = list.weight - old_weight + weight;
+            if old_expires != NEVER {
+                self.expiry.remove(&(old_expires, i));
+            }
+            if expires != NEVER {
+                self.expiry.insert((expires, i));
+            }
+            sink.push(old_key, old_value, RemovalCause::Replaced);
+            self.on_access(i, hash, true);
+        } else {
+            let i = self.allocate(Entry {
+                key,
+                value,
+                hash,
+                weight,
+                expires,
+            });
+            let nodes = &mut self.nodes;
+            self.index.insert_unique(hash, i, |&j| {
+                nodes[j as usize].entry.as_ref().map_or(0, |e| e.hash)
+            });
+            self.window.push_front(&mut self.nodes, i);
+            self.window.weight += weight;
+            if expires != NEVER {
+                self.expiry.insert((expires, i));
+            }
+            if self.index.len() as u64 > self.sketch.entries()
+                && self.sketch.entries() < MAX_SKETCH_ENTRIES
+            {
+                self.sketch = Sketch::new(self.sketch.entries() * 2);
+            }
+            self.on_access(i, hash, false);
+        }
+        self.evict(sink);
+    }
+
+    /// Removes `key` (cause `Removed`); returns whether it was held.
+    pub(crate) fn remove<Q>(&mut self, hash: u64, key: &Q, sink: &mut Sink<K, V>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        match self.find(hash, key) {
+            Some(i) => {
+                self.remove_node(i, RemovalCause::Removed, sink);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes every entry `pred` selects (cause `Removed`). O(entries): a bulk operation.
+    pub(crate) fn remove_if(
+        &mut self,
+        mut pred: impl FnMut(&K, &V) -> bool,
+        sink: &mut Sink<K, V>,
+    ) {
+        for i in 0..self.nodes.len() as u32 {
+            if self.nodes[i as usize]
+                .entry
+                .as_ref()
+                .is_some_and(|e| pred(&e.key, &e.value))
+            {
+                self.remove_node(i, RemovalCause::Removed, sink);
+            }
+        }
+    }
+
+    /// Removes every entry whose time to live has passed at `now` (cause `Expired`).
+    pub(crate) fn remove_expired(&mut self, now: u64, sink: &mut Sink<K, V>) {
+        while let Some(&(t, i)) = self.expiry.first() {
+            if t > now {
+                break;
+            }
+            self.remove_node(i, RemovalCause::Expired, sink);
+        }
+    }
+
+    fn allocate(&mut self, entry: Entry<K, V>) -> u32 {
+        let node = Node {
+            entry: Some(entry),
+            links: Links::DETACHED,
+            region: Region::Window,
+        };
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 entries per shard")
+            }
+        }
+    }
+
+    fn remove_node(&mut self, i: u32, cause: RemovalCause, sink: &mut Sink<K, V>) {
+        let region = self.nodes[i as usize].region;
+        let list = match region {
+            Region::Window => &mut self.window,
+            Region::Probation => &mut self.probation,
+            Region::Protected => &mut self.protected,
+        };
+        list.unlink(&mut self.nodes, i);
+        let entry = self.nodes[i as usize]
+            .entry
+            .take()
+            .expect("indexed slab nodes are occupied");
+        list.weight -= entry.weight;
+        if let Ok(found) = self.index.find_entry(entry.hash, |&j| j == i) {
+            found.remove();
+        }
+        if entry.expires != NEVER {
+            self.expiry.remove(&(entry.expires, i));
+        }
+        self.free.push(i);
+        match cause {
+            RemovalCause::Capacity => self.counters.evictions += 1,
+            RemovalCause::Expired => self.counters.expirations += 1,
+            _ => {}
+        }
+        sink.push(entry.key, entry.value, cause);
+    }
+
+    /// Records an access to node `i` in the sketch, the climber and the lists.
+    #[inline]
+    fn on_access(&mut self, i: u32, hash: u64, hit: bool) {
+        self.sketch.increment(hash);
+        let weight = self.entry(i).weight;
+        match self.nodes[i as usize].region {
+            Region::Window => self.window.move_to_front(&mut self.nodes, i),
+            Region::Protected => self.protected.move_to_front(&mut self.nodes, i),
+            Region::Probation => {
+                self.probation.unlink(&mut self.nodes, i);
+                self.probation.weight -= weight;
+                self.protected.push_front(&mut self.nodes, i);
+                self.protected.weight += weight;
+                self.nodes[i as usize].region = Region::Protected;
+                self.demote_protected_overflow();
+            }
+        }
+        if let Some(step) = self.climber.record(hit, self.sketch.sample_size()) {
+            let window = (self.window_max as i64 + step).clamp(0, self.capacity as i64);
+            self.window_max = window as u64;
+            self.protected_max = (self.capacity - self.window_max) * PROTECTED_PERCENT / 100;
+            self.demote_protected_overflow();
+        }
+    }
+
+    fn demote_protected_overflow(&mut self) {
+        while self.protected.weight > self.protected_max {
+            let Some(j) = self.protected.back() else {
+                break;
+            };
+            let w = self.entry(j).weight;
+            self.protected.unlink(&mut self.nodes, j);
+            self.protected.weight -= w;
+            self.probation.push_front(&mut self.nodes, j);
+            self.probation.weight += w;
+            self.nodes[j as usize].region = Region::Probation;
+        }
+    }
+
+    /// Moves window overflow into probation as candidates, then evicts until the total weight
+    /// fits: each candidate contests the main space's victim by frequency.
+    fn evict(&mut self, sink: &mut Sink<K, V>) {
+        let mut candidate = None;
+        while self.window.weight > self.window_max {
+            let Some(i) = self.window.back() else { break };
+            let w = self.entry(i).weight;
+            self.window.unlink(&mut self.nodes, i);
+            self.window.weight -= w;
+            self.probation.push_front(&mut self.nodes, i);
+            self.probation.weight += w;
+            self.nodes[i as usize].region = Region::Probation;
+            candidate.get_or_insert(i);
+        }
+        while self.weight() > self.capacity {
+            let victim = match self.probation.back() {
+                Some(v) if Some(v) != candidate => Some(v),
+                _ => self.protected.back().or_else(|| self.window.back()),
+            };
+            match (victim, candidate) {
+                (Some(v), None) => self.remove_node(v, RemovalCause::Capacity, sink),
+                (Some(v), Some(c)) => {
+                    let next = Deque::towards_front(&mut self.nodes, c);
+                    if self.admit(c, v) {
+                        self.remove_node(v, RemovalCause::Capacity, sink);
+                    } else {
+                        self.remove_node(c, RemovalCause::Capacity, sink);
+                    }
+                    candidate = next;
+                }
+                (None, Some(c)) => {
+                    let next = Deque::towards_front(&mut self.nodes, c);
+                    self.remove_node(c, RemovalCause::Capacity, sink);
+                    candidate = next;
+                }
+                (None, None) => break,
+            }
+        }
+    }
+
+    /// TinyLFU admission: the candidate must be more frequent than the victim.
+    fn admit(&mut self, candidate: u32, victim: u32) -> bool {
+        let cf = self.sketch.frequency(self.entry(candidate).hash);
+        let vf = self.sketch.frequency(self.entry(victim).hash);
+        if cf > vf {
+            true
+        } else if cf >= ADMIT_RANDOM_THRESHOLD {
+            self.next_random() & 127 == 0
+        } else {
+            false
+        }
+    }
+
+    /// xorshift64: deterministic per shard, enough to break hash-flooding ties.
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Every held key, for tests: `(key, region)` from the window's front to the protected
+    /// back... in list order: window, probation, protected (front to back each).
+    #[cfg(test)]
+    pub(crate) fn lists(&mut self) -> [Vec<u32>; 3] {
+        let mut out: [Vec<u32>; 3] = Default::default();
+        for (n, d) in [self.window, self.probation, self.protected]
+            .iter()
+            .enumerate()
+        {
+            let mut cur = d.back();
+            while let Some(i) = cur {
+                out[n].push(i);
+                cur = Deque::towards_front(&mut self.nodes, i);
+            }
+            out[n].reverse();
+        }
+        out
+    }
+
+    /// The key stored at slab index `i`, for tests.
+    #[cfg(test)]
+    pub(crate) fn key_at(&self, i: u32) -> &K {
+        &self.entry(i).key
+    }
+
+    /// The sketch, for tests that replay the policy.
+    #[cfg(test)]
+    pub(crate) fn sketch(&self) -> &Sketch {
+        &self.sketch
+    }
+}

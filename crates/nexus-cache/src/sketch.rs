@@ -1,0 +1,151 @@
+//! A count-min sketch of 4-bit counters that estimates how often each key was seen recently
+//! (TinyLFU's frequency filter). All counters are halved every `sample_size` increments, so old
+//! popularity fades; the halving is O(table) once per O(table) increments: O(1) amortized.
+
+/// Odd multipliers that derive the four counter positions from one 64-bit hash.
+const SEEDS: [u64; 4] = [
+    0x9E37_79B9_7F4A_7C15,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0xD6E8_FEB8_6659_FD93,
+];
+
+/// Counters saturate at 15 (4 bits).
+const MAX_COUNT: u64 = 15;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Sketch {
+    /// 16 four-bit counters per word.
+    table: Vec<u64>,
+    mask: usize,
+    /// Increments since the last halving.
+    additions: u64,
+    /// Halve when `additions` reaches this (10 × the expected number of entries).
+    sample_size: u64,
+}
+
+impl Sketch {
+    /// A sketch for about `entries` distinct live keys.
+    pub(crate) fn new(entries: u64) -> Self {
+        let words = entries.clamp(16, 1 << 26).next_power_of_two() as usize;
+        Self {
+            table: vec![0; words],
+            mask: words - 1,
+            additions: 0,
+            sample_size: 10 * words as u64,
+        }
+    }
+
+    /// How many keys the sketch is sized for.
+    pub(crate) fn entries(&self) -> u64 {
+        self.table.len() as u64
+    }
+
+    /// The increments between two halvings.
+    pub(crate) fn sample_size(&self) -> u64 {
+        self.sample_size
+    }
+
+    /// Word index and bit shift of the `i`-th counter of `hash`.
+    #[inline]
+    fn slot(&self, hash: u64, i: usize) -> (usize, u32) {
+        let h = (hash ^ (hash >> 29)).wrapping_mul(SEEDS[i]);
+        let word = (h >> 32) as usize & self.mask;
+        let shift = ((h >> 28) & 15) as u32 * 4;
+        (word, shift)
+    }
+
+    /// Records one access to the key of `hash`.
+    #[inline]
+    pub(crate) fn increment(&mut self, hash: u64) {
+        let mut added = false;
+        for i in 0..4 {
+            let (w, s) = self.slot(hash, i);
+            if (self.table[w] >> s) & 0xF < MAX_COUNT {
+                self.table[w] += 1 << s;
+                added = true;
+            }
+        }
+        if added {
+            self.additions += 1;
+            if self.additions >= self.sample_size {
+                self.halve();
+            }
+        }
+    }
+
+    /// The estimated recent access count of the key of `hash` (never below the true count
+    /// since the last halving, capped at 15).
+    #[inline]
+    pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        let mut f = MAX_COUNT;
+        for i in 0..4 {
+            let (w, s) = self.slot(hash, i);
+            f = f.min((self.table[w] >> s) & 0xF);
+        }
+        f as u8
+    }
+
+    fn halve(&mut self) {
+        for w in &mut self.table {
+            *w = (*w >> 1) & 0x7777_7777_7777_7777;
+        }
+        self.additions /= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn mix(k: u64) -> u64 {
+        // splitmix64 finalizer: an independent stand-in for the cache's hasher.
+        let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn never_underestimates_before_halving() {
+        let mut s = Sketch::new(1024);
+        let mut truth: HashMap<u64, u64> = HashMap::new();
+        // Fewer increments than the sample size: no halving happens.
+        for i in 0..5_000u64 {
+            let k = (i * 7919) % 700;
+            s.increment(mix(k));
+            *truth.entry(k).or_default() += 1;
+        }
+        assert!(s.additions < s.sample_size);
+        for (k, n) in truth {
+            assert!(u64::from(s.frequency(mix(k))) >= n.min(15), "key {k}");
+        }
+    }
+
+    #[test]
+    fn halving_fades_old_counts() {
+        let mut s = Sketch::new(16);
+        for _ in 0..12 {
+            s.increment(mix(1));
+        }
+        assert_eq!(s.frequency(mix(1)), 12);
+        // Enough other traffic to trigger at least one halving.
+        for i in 0..s.sample_size() {
+            s.increment(mix(1000 + i));
+        }
+        assert!(s.frequency(mix(1)) <= 6 + 1, "{}", s.frequency(mix(1)));
+    }
+
+    #[test]
+    fn unseen_keys_are_mostly_zero() {
+        let mut s = Sketch::new(4096);
+        for k in 0..1000 {
+            s.increment(mix(k));
+        }
+        let nonzero = (1_000_000..1_001_000)
+            .filter(|&k| s.frequency(mix(k)) > 0)
+            .count();
+        assert!(nonzero < 50, "{nonzero} false positives of 1000");
+    }
+}
