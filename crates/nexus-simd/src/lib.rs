@@ -2,7 +2,8 @@
 //! bit-plane kernels, each one-to-one and one-to-many, with runtime CPU dispatch.
 //!
 //! This is the bottom layer: every scan, index and rerank above it spends its time here. It
-//! knows nothing of indexes, codes or storage; it only scores slices.
+//! knows nothing of indexes, codes or storage; it only scores slices. It is not a BLAS: there
+//! is no general matrix product, only the scoring shapes a vector search needs.
 //!
 //! # Example
 //!
@@ -16,59 +17,375 @@
 //! let mut out = [0.0f32; 2];
 //! nexus_simd::dot_one_to_many(&a, &block, &mut out);
 //! assert_eq!(out, [1.0, 2.0]);
+//!
+//! // Binary codes: one 64-bit word each.
+//! assert_eq!(nexus_simd::hamming(&[0b1011], &[0b0001]), 2);
+//!
+//! let mut v = [3.0f32, 4.0];
+//! assert_eq!(nexus_simd::normalize(&mut v), Ok(5.0));
+//! assert_eq!(v, [0.6, 0.8]);
 //! ```
+//!
+//! # Dispatch
+//! On first use each kernel is bound once to a function pointer of the widest level the CPU
+//! supports and the kernel benefits from ([`Level`]); later calls are one indirect call.
+//! `NEXUS_SIMD=scalar|avx2|avx512` caps the level (to test or benchmark every path on one
+//! machine). An unknown or unsupported value is reported on stderr and by [`requested_level`],
+//! and the dispatcher falls back to the detected level — never undefined behaviour.
+//!
+//! # Hard limits
+//! - Float kernels accumulate in f32 (see the tolerances in `tests/`); `normalize` and the final
+//!   cosine division work in f64.
+//! - `dot_i8` accumulates in wrapping i32: exact for any length below 131 072 (|a·b| ≤ 2^14).
+//! - Bit-plane kernels take at most 16 planes and wrap in u32.
 //!
 //! # Panics
 //! Mismatched lengths are a caller bug: every kernel checks them (before any `unsafe` code)
 //! and panics with a message.
 
 #![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![doc(test(attr(deny(warnings))))]
 
-pub mod scalar;
+mod arch;
+mod dispatch;
+mod error;
+mod level;
+mod scalar;
 
+pub use error::Error;
+pub use level::{ENV_VAR, Level};
+
+use dispatch::kernels;
+
+/// Per-level kernel tables, for this crate's tests and benches. **Not a stable API**: it may
+/// change in any release.
+#[doc(hidden)]
+pub mod __levels {
+    use crate::Level;
+    pub use crate::dispatch::Kernels;
+
+    /// The table of one level, or `None` if this CPU cannot run it. The pointers do not check
+    /// lengths (they stay in bounds, but return meaningless values on a mismatch).
+    pub fn kernels(level: Level) -> Option<Kernels> {
+        crate::dispatch::table(level)
+    }
+
+    /// The levels this CPU can run, narrowest first.
+    pub fn supported() -> Vec<Level> {
+        Level::ALL
+            .into_iter()
+            .filter(|l| l.is_supported())
+            .collect()
+    }
+}
+
+/// The level cap in force: the widest level the CPU supports, or the `NEXUS_SIMD` cap.
+pub fn level() -> Level {
+    dispatch::cap()
+}
+
+/// The name of [`level`] (`"scalar"`, `"avx2"` or `"avx512"`).
+pub fn backend() -> &'static str {
+    level().as_str()
+}
+
+/// The level each kernel actually runs at (a kernel may use a narrower level than [`level`]
+/// when that measured faster; see the crate's ARCHITECTURE notes).
+pub fn kernel_levels() -> &'static [(&'static str, Level)] {
+    dispatch::chosen()
+}
+
+/// What `NEXUS_SIMD` asks for: `Ok(None)` if it is unset or empty, the level if this CPU can
+/// run it, otherwise [`Error::UnknownLevel`] or [`Error::UnsupportedLevel`].
+///
+/// # Errors
+/// As above; the dispatcher itself never fails (it warns on stderr and uses the detected level).
+pub fn requested_level() -> Result<Option<Level>, Error> {
+    let value = std::env::var(ENV_VAR).ok();
+    level::parse_request(value.as_deref())
+}
+
+#[track_caller]
 fn check_len(a: usize, b: usize) {
     assert_eq!(a, b, "nexus-simd: slices of different lengths ({a} vs {b})");
 }
 
-fn check_block(dim: usize, block: usize, out: usize) {
+#[track_caller]
+fn check_block(row_len: usize, block: usize, out: usize) {
     assert_eq!(
         Some(block),
-        dim.checked_mul(out),
-        "nexus-simd: a block of {block} values is not {out} rows of dimension {dim}"
+        row_len.checked_mul(out),
+        "nexus-simd: a block of {block} values is not {out} rows of {row_len}"
     );
 }
+
+const MAX_PLANES: usize = 16;
 
 /// Σ a·b.
 ///
 /// # Panics
 /// If the lengths differ.
+#[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     check_len(a.len(), b.len());
-    scalar::dot(a, b)
+    (kernels().dot)(a, b)
+}
+
+/// Cosine similarity a·b / (‖a‖·‖b‖); `0.0` if either norm is 0.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    check_len(a.len(), b.len());
+    scalar::cosine_from((kernels().dot_norms)(a, b))
 }
 
 /// Σ (a−b)².
 ///
 /// # Panics
 /// If the lengths differ.
+#[inline]
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
     check_len(a.len(), b.len());
-    scalar::l2_squared(a, b)
+    (kernels().l2_squared)(a, b)
 }
 
-/// Scores `query` against each `query.len()`-long row of `block`, writing one dot product per
-/// row into `out`.
+/// Scales `v` to unit L2 norm in place and returns its former norm.
+///
+/// The norm is computed in f64, so neither large magnitudes (whose squares overflow f32) nor
+/// denormals (whose squares underflow) are lost. A norm above `f32::MAX` is returned as `inf`.
+///
+/// # Errors
+/// [`Error::NonFinite`] if any value is NaN or infinite, [`Error::ZeroVector`] if every value
+/// is 0 (including the empty vector). On error `v` is left untouched.
+pub fn normalize(v: &mut [f32]) -> Result<f32, Error> {
+    let mut sum = 0.0f64;
+    for (index, &x) in v.iter().enumerate() {
+        if !x.is_finite() {
+            return Err(Error::NonFinite { index });
+        }
+        sum += f64::from(x) * f64::from(x);
+    }
+    if sum == 0.0 {
+        return Err(Error::ZeroVector);
+    }
+    let norm = sum.sqrt();
+    for x in v.iter_mut() {
+        *x = (f64::from(*x) / norm) as f32;
+    }
+    Ok(norm as f32)
+}
+
+/// Dot product of `query` with each `query.len()`-long row of the row-major `block`:
+/// `out[r] = dot(query, row r)`.
 ///
 /// # Panics
 /// If `block.len() != query.len() * out.len()`.
+#[inline]
 pub fn dot_one_to_many(query: &[f32], block: &[f32], out: &mut [f32]) {
     check_block(query.len(), block.len(), out.len());
     if query.is_empty() {
         out.fill(0.0);
         return;
     }
-    for (o, row) in out.iter_mut().zip(block.chunks_exact(query.len())) {
-        *o = scalar::dot(query, row);
+    (kernels().dot_one_to_many)(query, block, out);
+}
+
+/// Squared L2 distance of `query` to each `query.len()`-long row of the row-major `block`.
+///
+/// # Panics
+/// If `block.len() != query.len() * out.len()`.
+#[inline]
+pub fn l2_squared_one_to_many(query: &[f32], block: &[f32], out: &mut [f32]) {
+    check_block(query.len(), block.len(), out.len());
+    if query.is_empty() {
+        out.fill(0.0);
+        return;
     }
+    (kernels().l2_squared_one_to_many)(query, block, out);
+}
+
+/// Every query against every row: `out[q * n_rows + r] = dot(query q, row r)`, where the
+/// `queries` and the `block` are row-major with rows of `dim` values and
+/// `n_rows = block.len() / dim`. Register-blocked: each loaded row is reused across several
+/// queries, so it is several times faster than one [`dot_one_to_many`] per query.
+///
+/// # Panics
+/// If `dim == 0`, if `queries.len()` or `block.len()` is not a multiple of `dim`, or if
+/// `out.len() != (queries.len() / dim) * (block.len() / dim)`.
+#[inline]
+pub fn dot_many_to_many(queries: &[f32], block: &[f32], dim: usize, out: &mut [f32]) {
+    assert!(dim > 0, "nexus-simd: dot_many_to_many with dim 0");
+    assert!(
+        queries.len().is_multiple_of(dim) && block.len().is_multiple_of(dim),
+        "nexus-simd: {} query values and {} block values are not rows of {dim}",
+        queries.len(),
+        block.len()
+    );
+    let (n_q, n_rows) = (queries.len() / dim, block.len() / dim);
+    assert_eq!(
+        Some(out.len()),
+        n_q.checked_mul(n_rows),
+        "nexus-simd: out holds {} scores, not {n_q} queries × {n_rows} rows",
+        out.len()
+    );
+    if n_q == 0 || n_rows == 0 {
+        return;
+    }
+    (kernels().dot_many_to_many)(queries, block, dim, out);
+}
+
+/// Σ a·b over i8, accumulated in wrapping i32 (exact for lengths below 131 072).
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    check_len(a.len(), b.len());
+    (kernels().dot_i8)(a, b)
+}
+
+/// [`dot_i8`] of `query` with each `query.len()`-long row of `block`.
+///
+/// # Panics
+/// If `block.len() != query.len() * out.len()`.
+#[inline]
+pub fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
+    check_block(query.len(), block.len(), out.len());
+    if query.is_empty() {
+        out.fill(0);
+        return;
+    }
+    (kernels().dot_i8_one_to_many)(query, block, out);
+}
+
+/// Σ query[i]·code[i] with an f32 query and i8 codes. A per-vector or per-dimension scale is
+/// the caller's to fold into the query beforehand (`query[i] * scale[i]`), so the kernel is one
+/// multiply-add per value.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn dot_f32_i8(query: &[f32], code: &[i8]) -> f32 {
+    check_len(query.len(), code.len());
+    (kernels().dot_f32_i8)(query, code)
+}
+
+/// [`dot_f32_i8`] of `query` with each `query.len()`-long i8 row of `block`.
+///
+/// # Panics
+/// If `block.len() != query.len() * out.len()`.
+#[inline]
+pub fn dot_f32_i8_one_to_many(query: &[f32], block: &[i8], out: &mut [f32]) {
+    check_block(query.len(), block.len(), out.len());
+    if query.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    (kernels().dot_f32_i8_one_to_many)(query, block, out);
+}
+
+/// Number of differing bits between two packed codes.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    check_len(a.len(), b.len());
+    (kernels().hamming)(a, b)
+}
+
+/// [`hamming`] of `query` with each `query.len()`-word code of `codes`.
+///
+/// # Panics
+/// If `codes.len() != query.len() * out.len()`.
+#[inline]
+pub fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    check_block(query.len(), codes.len(), out.len());
+    if query.is_empty() {
+        out.fill(0);
+        return;
+    }
+    (kernels().hamming_one_to_many)(query, codes, out);
+}
+
+/// The asymmetric binary kernel: Σ_j 2^j · popcount(plane_j & code), where `planes` holds
+/// B = `planes.len() / code.len()` bit planes of `code.len()` words each (plane 0 = least
+/// significant bit of the quantized query). This is ⟨q, c⟩ for a B-bit query q and a 1-bit code.
+///
+/// # Panics
+/// If `planes.len()` is not a multiple of `code.len()` (an empty `code` needs empty `planes`),
+/// or if there are more than 16 planes.
+#[inline]
+pub fn and_popcount_planes(planes: &[u64], code: &[u64]) -> u32 {
+    if code.is_empty() {
+        assert!(
+            planes.is_empty(),
+            "nexus-simd: {} plane words for an empty code",
+            planes.len()
+        );
+        return 0;
+    }
+    assert!(
+        planes.len().is_multiple_of(code.len()) && planes.len() / code.len() <= MAX_PLANES,
+        "nexus-simd: {} plane words are not at most {MAX_PLANES} planes of {} words",
+        planes.len(),
+        code.len()
+    );
+    (kernels().and_popcount_planes)(planes, code)
+}
+
+/// [`and_popcount_planes`] of one `bits`-plane query with each code of `codes`; each code has
+/// `planes.len() / bits` words.
+///
+/// # Panics
+/// If `bits` is 0 or above 16, if `planes.len()` is not a multiple of `bits`, or if
+/// `codes.len() != (planes.len() / bits) * out.len()`.
+#[inline]
+pub fn and_popcount_planes_one_to_many(
+    planes: &[u64],
+    bits: usize,
+    codes: &[u64],
+    out: &mut [u32],
+) {
+    assert!(
+        (1..=MAX_PLANES).contains(&bits) && planes.len().is_multiple_of(bits),
+        "nexus-simd: {} plane words are not {bits} planes (1..=16)",
+        planes.len()
+    );
+    let words = planes.len() / bits;
+    check_block(words, codes.len(), out.len());
+    if words == 0 {
+        out.fill(0);
+        return;
+    }
+    (kernels().and_popcount_planes_one_to_many)(planes, bits, codes, out);
+}
+
+/// Σ query[i] over the set bits i of a 1-bit `code` (bit i is bit `i % 64` of word `i / 64`);
+/// bits at or beyond `query.len()` are ignored.
+///
+/// # Panics
+/// If `code.len() != query.len().div_ceil(64)`.
+#[inline]
+pub fn dot_f32_bits(query: &[f32], code: &[u64]) -> f32 {
+    check_len(query.len().div_ceil(64), code.len());
+    (kernels().dot_f32_bits)(query, code)
+}
+
+/// [`dot_f32_bits`] of `query` with each `query.len().div_ceil(64)`-word code of `codes`.
+///
+/// # Panics
+/// If `codes.len() != query.len().div_ceil(64) * out.len()`.
+#[inline]
+pub fn dot_f32_bits_one_to_many(query: &[f32], codes: &[u64], out: &mut [f32]) {
+    let words = query.len().div_ceil(64);
+    check_block(words, codes.len(), out.len());
+    if words == 0 {
+        out.fill(0.0);
+        return;
+    }
+    (kernels().dot_f32_bits_one_to_many)(query, codes, out);
 }
