@@ -1,0 +1,92 @@
+//! Validation of caller-supplied vectors: the one place that turns bad input into [`Error`]s.
+
+use crate::error::{Error, Result};
+
+/// Number of `u64` words of a `bits`-bit code.
+pub(crate) fn words_for(bits: usize) -> usize {
+    bits.div_ceil(64)
+}
+
+/// The largest dimension any quantizer accepts: bounds what a corrupt serialized quantizer can
+/// make us allocate (a RaBitQ rotation holds `3 × padded_dim` signs).
+pub const MAX_DIM: usize = 1 << 16;
+
+pub(crate) fn check_dim(dim: usize) -> Result<()> {
+    if dim == 0 {
+        Err(Error::ZeroDimension)
+    } else if dim > MAX_DIM {
+        Err(Error::InvalidParameter {
+            name: "dim",
+            reason: "above nexus_quant::MAX_DIM",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A single vector of `dim` finite values.
+pub(crate) fn check_vector(v: &[f32], dim: usize) -> Result<()> {
+    if v.len() != dim {
+        return Err(Error::DimensionMismatch {
+            expected: dim,
+            got: v.len(),
+        });
+    }
+    check_finite(v, 0)
+}
+
+pub(crate) fn check_finite(row: &[f32], row_index: usize) -> Result<()> {
+    match row.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(Error::NonFinite {
+            row: row_index,
+            index,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A flat row-major batch of finite `dim`-dimensional rows; returns the row count.
+pub(crate) fn check_batch(flat: &[f32], dim: usize) -> Result<usize> {
+    check_dim(dim)?;
+    if !flat.len().is_multiple_of(dim) {
+        return Err(Error::RaggedBatch {
+            len: flat.len(),
+            dim,
+        });
+    }
+    for (i, row) in flat.chunks_exact(dim).enumerate() {
+        check_finite(row, i)?;
+    }
+    Ok(flat.len() / dim)
+}
+
+/// A non-empty training sample; returns the row count.
+pub(crate) fn check_sample(flat: &[f32], dim: usize) -> Result<usize> {
+    let n = check_batch(flat, dim)?;
+    if n == 0 {
+        return Err(Error::EmptyTrainingSet);
+    }
+    Ok(n)
+}
+
+pub(crate) fn check_out_len(expected: usize, got: usize) -> Result<()> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::DimensionMismatch { expected, got })
+    }
+}
+
+/// Column `j` of a row-major sample.
+pub(crate) fn column(flat: &[f32], dim: usize, j: usize) -> Vec<f32> {
+    flat.chunks_exact(dim).map(|row| row[j]).collect()
+}
+
+/// The `q`-quantile (0 ≤ q ≤ 1, nearest rank) of `values`, reordering them.
+pub(crate) fn quantile(values: &mut [f32], q: f64) -> f32 {
+    debug_assert!(!values.is_empty());
+    let last = values.len() - 1;
+    // Nearest rank, rounded half to even is not needed: ties do not matter for a threshold.
+    let k = ((q * last as f64).round() as usize).min(last);
+    *values.select_nth_unstable_by(k, f32::total_cmp).1
+}
