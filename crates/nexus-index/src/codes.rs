@@ -1,0 +1,66 @@
+//! Int8 codes for graph traversal and prefiltering: one signed byte per dimension with a
+//! per-dimension symmetric scale (`x[i] ≈ scale[i] · code[i]`), trained as the maximum
+//! absolute value of each dimension over a sample. The query side folds the scales into the
+//! f32 query, so scoring is one f32 × i8 dot product per code.
+
+use crate::kernels;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Int8Codec {
+    scales: Vec<f32>,
+}
+
+impl Int8Codec {
+    /// Trains on `sample` (rows of `dim`); dimensions that are zero throughout get scale 1.
+    pub(crate) fn train(sample: &[f32], dim: usize) -> Self {
+        let mut max_abs = vec![0.0f32; dim];
+        for row in sample.chunks_exact(dim) {
+            for (m, &x) in max_abs.iter_mut().zip(row) {
+                *m = m.max(x.abs());
+            }
+        }
+        let scales = max_abs
+            .into_iter()
+            .map(|m| if m > 0.0 { m / 127.0 } else { 1.0 })
+            .collect();
+        Self { scales }
+    }
+
+    pub(crate) fn from_scales(scales: Vec<f32>) -> Option<Self> {
+        scales
+            .iter()
+            .all(|s| s.is_finite() && *s > 0.0)
+            .then_some(Self { scales })
+    }
+
+    pub(crate) fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+
+    /// Encodes `v` into `out` (values beyond the trained range are clamped).
+    pub(crate) fn encode(&self, v: &[f32], out: &mut [i8]) {
+        for ((o, &x), &s) in out.iter_mut().zip(v).zip(&self.scales) {
+            *o = (x / s).round().clamp(-127.0, 127.0) as i8;
+        }
+    }
+
+    /// The squared norm of the vector a code stands for.
+    pub(crate) fn decoded_norm2(&self, code: &[i8]) -> f32 {
+        code.iter()
+            .zip(&self.scales)
+            .map(|(&c, &s)| {
+                let x = f32::from(c) * s;
+                x * x
+            })
+            .sum()
+    }
+
+    /// The query with the scales folded in: `<weights, code> ≈ <query, x>`.
+    pub(crate) fn query_weights(&self, query: &[f32]) -> Vec<f32> {
+        query.iter().zip(&self.scales).map(|(q, s)| q * s).collect()
+    }
+
+    pub(crate) fn score(weights: &[f32], code: &[i8]) -> f32 {
+        kernels::dot_f32_i8(weights, code)
+    }
+}

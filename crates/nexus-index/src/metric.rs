@@ -1,0 +1,104 @@
+//! Similarity metrics. Every score is oriented so that larger is better.
+
+use crate::error::{Error, Result};
+use crate::kernels;
+
+/// How vectors are compared. Scores returned by searches are "larger is better": the inner
+/// product, the cosine, or the *negated* squared Euclidean distance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Metric {
+    /// Inner product (for L2-normalised embeddings this is the cosine).
+    #[default]
+    InnerProduct,
+    /// Cosine: vectors and queries are normalised on the way in, then compared by inner
+    /// product. Zero vectors are rejected ([`Error::ZeroVector`]).
+    Cosine,
+    /// Squared Euclidean distance, negated.
+    L2,
+}
+
+impl Metric {
+    pub(crate) fn score(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Metric::InnerProduct | Metric::Cosine => kernels::dot(a, b),
+            Metric::L2 => -kernels::l2_squared(a, b),
+        }
+    }
+
+    /// Scores `query` against each row of `block` into `out`.
+    pub(crate) fn score_many(self, query: &[f32], block: &[f32], out: &mut [f32]) {
+        match self {
+            Metric::InnerProduct | Metric::Cosine => kernels::dot_one_to_many(query, block, out),
+            Metric::L2 => {
+                kernels::l2_one_to_many(query, block, out);
+                for o in out.iter_mut() {
+                    *o = -*o;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn tag(self) -> u8 {
+        match self {
+            Metric::InnerProduct => 0,
+            Metric::Cosine => 1,
+            Metric::L2 => 2,
+        }
+    }
+
+    pub(crate) fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            0 => Some(Metric::InnerProduct),
+            1 => Some(Metric::Cosine),
+            2 => Some(Metric::L2),
+            _ => None,
+        }
+    }
+}
+
+/// Checks dimension and finiteness of one vector; `offset` shifts the reported position.
+pub(crate) fn check_vector(dim: usize, v: &[f32], offset: usize) -> Result<()> {
+    if v.len() != dim {
+        return Err(Error::DimensionMismatch {
+            expected: dim,
+            got: v.len(),
+        });
+    }
+    check_finite(v, offset)
+}
+
+pub(crate) fn check_finite(v: &[f32], offset: usize) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(p) => Err(Error::NonFinite {
+            position: offset + p,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Validates a query and returns it in the form the index compares (normalised for cosine).
+pub(crate) fn prepare<'a>(
+    metric: Metric,
+    dim: usize,
+    v: &'a [f32],
+) -> Result<std::borrow::Cow<'a, [f32]>> {
+    check_vector(dim, v, 0)?;
+    if metric == Metric::Cosine {
+        let mut owned = v.to_vec();
+        normalize(&mut owned)?;
+        Ok(std::borrow::Cow::Owned(owned))
+    } else {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+}
+
+pub(crate) fn normalize(v: &mut [f32]) -> Result<()> {
+    let norm = kernels::dot(v, v).sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return Err(Error::ZeroVector);
+    }
+    let inv = 1.0 / norm;
+    v.iter_mut().for_each(|x| *x *= inv);
+    Ok(())
+}
