@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bound;
 mod context;
 mod report;
 mod suites;
