@@ -1,0 +1,124 @@
+//! A random workload of commits, flushes and compactions, and its model (a BTreeMap).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use nexus_storage::{Batch, Durability, Record, Store};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+pub(crate) const DIM: usize = 4;
+pub(crate) const CODE: usize = 2;
+
+/// id → (vector, code, meta).
+pub(crate) type Model = BTreeMap<u64, (Vec<f32>, Vec<u8>, Vec<u8>)>;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    Commit(Vec<(u64, Option<(Vec<f32>, Vec<u8>, Vec<u8>)>)>, Durability),
+    Flush,
+    Compact,
+}
+
+impl Step {
+    /// Whether every step up to and including this one is durable once it returns `Ok`.
+    pub(crate) fn makes_durable(&self) -> bool {
+        match self {
+            Step::Commit(_, d) => *d != Durability::Never,
+            Step::Flush => true,
+            Step::Compact => false,
+        }
+    }
+}
+
+pub(crate) fn generate(seed: u64, steps: usize) -> Vec<Step> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..steps)
+        .map(|_| match rng.random_range(0..10) {
+            0 => Step::Flush,
+            1 => Step::Compact,
+            _ => {
+                let n = rng.random_range(1..4);
+                let ops = (0..n)
+                    .map(|_| {
+                        let id = rng.random_range(0..24u64);
+                        if rng.random_bool(0.25) {
+                            (id, None)
+                        } else {
+                            let v = (0..DIM).map(|_| rng.random_range(-1.0..1.0f32)).collect();
+                            let c = (0..CODE).map(|_| rng.random()).collect();
+                            let m_len = rng.random_range(0..12);
+                            let m = (0..m_len).map(|_| rng.random()).collect();
+                            (id, Some((v, c, m)))
+                        }
+                    })
+                    .collect();
+                let d = [Durability::Always, Durability::Grouped, Durability::Never]
+                    [rng.random_range(0..3)];
+                Step::Commit(ops, d)
+            }
+        })
+        .collect()
+}
+
+/// `models[p]`: the contents after the first `p` steps.
+pub(crate) fn models(steps: &[Step]) -> Vec<Model> {
+    let mut m = Model::new();
+    let mut out = vec![m.clone()];
+    for s in steps {
+        if let Step::Commit(ops, _) = s {
+            for (id, put) in ops {
+                match put {
+                    Some(p) => m.insert(*id, p.clone()),
+                    None => m.remove(id),
+                };
+            }
+        }
+        out.push(m.clone());
+    }
+    out
+}
+
+pub(crate) fn run(store: &Store, step: &Step) -> nexus_storage::Result<()> {
+    match step {
+        Step::Commit(ops, d) => {
+            let mut b = Batch::new();
+            for (id, put) in ops {
+                match put {
+                    Some((v, c, m)) => b.put(*id, v, c, m),
+                    None => b.delete(*id),
+                };
+            }
+            store.commit(b, *d)
+        }
+        Step::Flush => store.flush().map(|_| ()),
+        Step::Compact => store.compact(),
+    }
+}
+
+pub(crate) fn contents(store: &Store) -> Model {
+    store
+        .records()
+        .expect("records")
+        .into_iter()
+        .map(
+            |Record {
+                 id,
+                 vector,
+                 code,
+                 meta,
+             }| (id, (vector, code, meta)),
+        )
+        .collect()
+}
+
+/// The `p` in `lo..=hi` whose model equals `got`, if any.
+pub(crate) fn matching_prefix(
+    models: &[Model],
+    got: &Model,
+    lo: usize,
+    hi: usize,
+) -> Option<usize> {
+    (lo..=hi.min(models.len() - 1)).find(|&p| &models[p] == got)
+}
