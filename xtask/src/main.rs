@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod crash;
 mod layers;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
@@ -20,6 +21,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--baseline PATH] [--threshold F] [suite flags…]
         run benchmark suites (all when no --suite), print a table, write one JSON document
         (default target/bench/<git-rev>.json), compare with a baseline
+  crash [--cycles N] [--dir DIR] [--seed S]
+        kill a nexus-storage writer with SIGKILL N times; check every acknowledged record
   layers
         check that every crate depends only on the layers below it
   bundle-data --from DIR [--out DIR]
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
         Some("layers") => layers::run(),
+        Some("crash") => crash::run(&args[1..]),
         Some("bundle-data") => bundle_data(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
