@@ -23,7 +23,7 @@
 //!   ids replace, unknown ids on remove are an error).
 //!
 //! # Index file format ([`HnswIndex::save`])
-//! Little-endian. A 64-byte header (magic `NXHNSW01`, version, dimension, parameters, counts,
+//! Little-endian. A 128-byte header (magic `NXHNSW01`, version, dimension, parameters, counts,
 //! entry point), then sections each starting at a 64-byte-aligned offset: ids (`u64`), levels
 //! (`u8`), deleted flags (`u8`), level-0 lists (`u32`, `1 + 2m` words a node), upper-slot
 //! numbers (`u32`), upper lists (`u32`), vectors (`f32`) or source rows (`u32`), int8 scales

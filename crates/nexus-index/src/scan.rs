@@ -249,6 +249,7 @@ macro_rules! scan_index_common {
         }
 
         fn add(&self, id: u64, vector: &[f32]) -> Result<()> {
+            crate::metric::check_vector(self.dim, vector, 0)?;
             self.add_batch(std::slice::from_ref(&id), vector)
         }
 

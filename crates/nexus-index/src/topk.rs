@@ -67,10 +67,6 @@ impl<T: Ord + Copy> TopK<T> {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-
     /// Best first.
     pub(crate) fn into_sorted(self) -> Vec<(T, f32)> {
         self.heap

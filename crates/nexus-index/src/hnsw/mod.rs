@@ -34,8 +34,8 @@ pub enum Traversal {
 }
 
 /// Parameters of an [`HnswIndex`].
+/// Build it with struct-update syntax: `HnswParams { m: 32, ..HnswParams::default() }`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
 pub struct HnswParams {
     /// Links per node on the upper levels (level 0 has `2·m`). 2..=128; default 16.
     pub m: usize,
@@ -529,6 +529,7 @@ impl Index for HnswIndex {
     }
 
     fn add(&self, id: u64, vector: &[f32]) -> Result<()> {
+        crate::metric::check_vector(self.dim, vector, 0)?;
         self.add_batch(std::slice::from_ref(&id), vector)
     }
 

@@ -1,1 +1,450 @@
+//! The index file: a versioned, checksummed, little-endian layout of aligned arrays (see the
+//! crate docs), and its validating reader. Bytes from disk are untrusted: every length is
+//! checked against the file size before anything is allocated or indexed.
 
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
+use super::graph::{Codes, MAX_LEVEL, NONE, Store, Vectors};
+use super::{HnswIndex, HnswParams, Traversal};
+use crate::codes::Int8Codec;
+use crate::error::{Corrupt, Error, Result, corrupt};
+use crate::metric::Metric;
+use crate::source::VectorSource;
+
+const MAGIC: &[u8; 8] = b"NXHNSW01";
+/// The format version this build writes and reads.
+pub(crate) const VERSION: u32 = 1;
+const HEADER: usize = 128;
+const ALIGN: usize = 64;
+const TRAILER: usize = 8;
+
+fn pad(buf: &mut Vec<u8>) {
+    while buf.len() % ALIGN != 0 {
+        buf.push(0);
+    }
+}
+
+impl HnswIndex {
+    /// The index as bytes in the file format (a consistent snapshot: writers wait).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let store = self.store.write();
+        let n = store.len();
+        let (entry, entry_level) = *store.entry.lock();
+        let codec = store
+            .codes
+            .as_ref()
+            .and_then(|c| c.codec.as_ref().map(|k| (c, k)));
+        let mut b = Vec::with_capacity(HEADER + n * (64 + store.dim * 5));
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&VERSION.to_le_bytes());
+        b.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        b.extend_from_slice(&(self.params.m as u32).to_le_bytes());
+        b.extend_from_slice(&(self.params.ef_construction as u32).to_le_bytes());
+        b.extend_from_slice(&(self.ef_search.load(Relaxed) as u32).to_le_bytes());
+        b.push(self.params.metric.tag());
+        b.push(u8::from(self.params.traversal == Traversal::Int8));
+        b.push(u8::from(matches!(store.vectors, Vectors::Source { .. })));
+        b.push(u8::from(codec.is_some()));
+        b.extend_from_slice(&(n as u64).to_le_bytes());
+        b.extend_from_slice(&entry.to_le_bytes());
+        b.extend_from_slice(&u32::from(entry_level).to_le_bytes());
+        b.extend_from_slice(&self.params.seed.to_le_bytes());
+        b.extend_from_slice(&self.params.compact_ratio.to_le_bytes());
+        let trained = codec.map_or(0, |(c, _)| c.trained_on as u64);
+        b.extend_from_slice(&trained.to_le_bytes());
+        b.resize(HEADER, 0);
+        for id in &store.ids {
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        pad(&mut b);
+        b.extend_from_slice(&store.levels);
+        pad(&mut b);
+        b.extend(store.deleted.iter().map(|d| u8::from(d.load(Relaxed))));
+        pad(&mut b);
+        for w in &store.level0 {
+            b.extend_from_slice(&w.load(Relaxed).to_le_bytes());
+        }
+        pad(&mut b);
+        for list in &store.upper {
+            for w in list.iter() {
+                b.extend_from_slice(&w.load(Relaxed).to_le_bytes());
+            }
+        }
+        pad(&mut b);
+        match &store.vectors {
+            Vectors::Owned(v) => v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
+            Vectors::Source { rows, .. } => rows
+                .iter()
+                .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
+        }
+        pad(&mut b);
+        if let Some((c, k)) = codec {
+            k.scales()
+                .iter()
+                .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+            pad(&mut b);
+            b.extend(c.codes.iter().map(|&x| x as u8));
+            pad(&mut b);
+        }
+        let crc = crc32c::crc32c(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b
+    }
+
+    /// Writes the index to `path` (to a temporary file first, then renamed into place).
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes();
+        let tmp = path.with_extension("tmp");
+        let io = |source| Error::Io {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::write(&tmp, &bytes).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Loads an index that owns its vectors from `path`.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::Corrupt`], [`Error::UnsupportedVersion`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, None)
+    }
+
+    /// Loads an index saved with a [`VectorSource`], reading vectors from `source` again.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load); [`Error::SourceRow`] if a stored row is beyond `source`.
+    pub fn load_with_source(path: impl AsRef<Path>, source: Arc<dyn VectorSource>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, Some(source))
+    }
+
+    /// Parses and validates the file format (see [`to_bytes`](Self::to_bytes)).
+    ///
+    /// # Errors
+    /// As [`load_with_source`](Self::load_with_source).
+    pub fn from_bytes(bytes: &[u8], source: Option<Arc<dyn VectorSource>>) -> Result<Self> {
+        let len = bytes.len();
+        if len < HEADER + TRAILER {
+            return Err(corrupt(Corrupt::Truncated {
+                needed: (HEADER + TRAILER) as u64,
+                len: len as u64,
+            }));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(corrupt(Corrupt::Magic));
+        }
+        let mut r = Reader { bytes, pos: 8 };
+        let version = r.u32();
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let body = &bytes[..len - TRAILER];
+        let stored = u32::from_le_bytes(bytes[len - TRAILER..len - 4].try_into().expect("4 bytes"));
+        if crc32c::crc32c(body) != stored {
+            return Err(corrupt(Corrupt::Checksum));
+        }
+        let header = |field| corrupt(Corrupt::Header { field });
+        let dim = r.u32() as usize;
+        let m = r.u32() as usize;
+        let ef_construction = r.u32() as usize;
+        let ef_search = r.u32() as usize;
+        let metric = Metric::from_tag(r.u8()).ok_or_else(|| header("metric"))?;
+        let traversal = match r.u8() {
+            0 => Traversal::F32,
+            1 => Traversal::Int8,
+            _ => return Err(header("traversal")),
+        };
+        let sourced = match r.u8() {
+            0 => false,
+            1 => true,
+            _ => return Err(header("storage")),
+        };
+        let has_codec = match r.u8() {
+            0 => false,
+            1 => true,
+            _ => return Err(header("codec")),
+        };
+        let n = r.u64();
+        let entry = r.u32();
+        let entry_level = r.u32();
+        let seed = r.u64();
+        let compact_ratio = f32::from_le_bytes(r.take(4).try_into().expect("4 bytes"));
+        let trained_on = r.u64();
+        if !(1..=1 << 16).contains(&dim) {
+            return Err(header("dim"));
+        }
+        let params = HnswParams {
+            m,
+            ef_construction,
+            ef_search,
+            metric,
+            traversal,
+            seed,
+            compact_ratio,
+        };
+        params.validate().map_err(|_| header("params"))?;
+        if n >= u64::from(NONE) || trained_on > n {
+            return Err(header("n"));
+        }
+        if has_codec && traversal != Traversal::Int8 {
+            return Err(header("codec"));
+        }
+        if sourced != source.is_some() {
+            return Err(header("storage"));
+        }
+        let n = n as usize;
+        let m0 = 2 * m;
+        // Sections in order; each is checked against the file before it is read.
+        let mut sec = Sections { body, pos: HEADER };
+        let ids: Vec<u64> = sec
+            .take(n, 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        let levels = sec.take(n, 1)?.to_vec();
+        if let Some(u) = levels.iter().position(|&l| l > MAX_LEVEL) {
+            return Err(corrupt(Corrupt::Graph { node: u as u64 }));
+        }
+        let deleted_raw = sec.take(n, 1)?;
+        if deleted_raw.iter().any(|&d| d > 1) {
+            return Err(header("deleted"));
+        }
+        let level0 = words(sec.take(n * (1 + m0), 4)?);
+        let upper_words: usize = levels.iter().map(|&l| usize::from(l) * (1 + m)).sum();
+        let upper_flat = words(sec.take(upper_words, 4)?);
+        let mut vectors = match &source {
+            None => {
+                let v: Vec<f32> = sec
+                    .take(n * dim, 4)?
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect();
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err(corrupt(Corrupt::NonFinite));
+                }
+                Vectors::Owned(v)
+            }
+            Some(s) => {
+                if s.dim() != dim {
+                    return Err(Error::DimensionMismatch {
+                        expected: dim,
+                        got: s.dim(),
+                    });
+                }
+                let rows: Vec<u32> = sec
+                    .take(n, 4)?
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect();
+                if let Some(&row) = rows.iter().find(|&&r| r as usize >= s.len()) {
+                    return Err(Error::SourceRow {
+                        row: u64::from(row),
+                        len: s.len(),
+                    });
+                }
+                Vectors::Source {
+                    source: Arc::clone(s),
+                    rows,
+                }
+            }
+        };
+        let codes = if traversal == Traversal::Int8 {
+            let (codec, codes) = if has_codec {
+                let scales: Vec<f32> = sec
+                    .take(dim, 4)?
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect();
+                let codec = Int8Codec::from_scales(scales).ok_or(corrupt(Corrupt::NonFinite))?;
+                let codes: Vec<i8> = sec.take(n * dim, 1)?.iter().map(|&b| b as i8).collect();
+                (Some(codec), codes)
+            } else {
+                (None, Vec::new())
+            };
+            let norms = match &codec {
+                Some(k) => codes
+                    .chunks_exact(dim)
+                    .map(|c| k.decoded_norm2(c))
+                    .collect(),
+                None => Vec::new(),
+            };
+            Some(Codes {
+                codec,
+                trained_on: trained_on as usize,
+                codes,
+                norms,
+            })
+        } else {
+            None
+        };
+        if sec.pos != body.len() {
+            return Err(corrupt(Corrupt::Trailing {
+                extra: (body.len() - sec.pos) as u64,
+            }));
+        }
+
+        // Graph structure: counts, neighbour numbers and their levels, entry point.
+        for u in 0..n {
+            let list = &level0[u * (1 + m0)..(u + 1) * (1 + m0)];
+            if list[0] as usize > m0 || list[1..=list[0] as usize].iter().any(|&v| v as usize >= n)
+            {
+                return Err(corrupt(Corrupt::Graph { node: u as u64 }));
+            }
+        }
+        let mut upper_slot = vec![NONE; n];
+        let mut upper = Vec::new();
+        let mut off = 0;
+        for u in 0..n {
+            let l = usize::from(levels[u]);
+            if l == 0 {
+                continue;
+            }
+            let w = l * (1 + m);
+            let block = &upper_flat[off..off + w];
+            off += w;
+            for (li, list) in block.chunks_exact(1 + m).enumerate() {
+                let count = list[0] as usize;
+                let bad = count > m
+                    || list[1..=count.min(m)]
+                        .iter()
+                        .any(|&v| v as usize >= n || usize::from(levels[v as usize]) < li + 1);
+                if bad {
+                    return Err(corrupt(Corrupt::Graph { node: u as u64 }));
+                }
+            }
+            upper_slot[u] = upper.len() as u32;
+            upper.push(
+                block
+                    .iter()
+                    .map(|&x| AtomicU32::new(x))
+                    .collect::<Box<[_]>>(),
+            );
+        }
+        let entry_ok = if n == 0 {
+            entry == NONE
+        } else {
+            (entry as usize) < n && u32::from(levels[entry as usize]) == entry_level
+        };
+        if !entry_ok {
+            return Err(corrupt(Corrupt::Graph {
+                node: u64::from(entry),
+            }));
+        }
+        let mut map = HashMap::with_capacity(n);
+        let mut n_deleted = 0;
+        for (u, (&id, &d)) in ids.iter().zip(deleted_raw).enumerate() {
+            if d == 1 {
+                n_deleted += 1;
+            } else if map.insert(id, u as u32).is_some() {
+                return Err(corrupt(Corrupt::DuplicateId { id }));
+            }
+        }
+        if let Vectors::Owned(v) = &mut vectors {
+            v.shrink_to_fit();
+        }
+        let store = Store {
+            dim,
+            m,
+            m0,
+            metric,
+            ids,
+            deleted: deleted_raw
+                .iter()
+                .map(|&d| AtomicBool::new(d == 1))
+                .collect(),
+            levels,
+            level0: level0.into_iter().map(AtomicU32::new).collect(),
+            upper_slot,
+            upper,
+            locks: (0..n).map(|_| Mutex::new(())).collect(),
+            vectors,
+            codes,
+            entry: Mutex::new((entry, entry_level as u8)),
+            n_deleted: n_deleted.into(),
+        };
+        Ok(Self::from_parts(dim, params, store, map))
+    }
+}
+
+fn words(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect()
+}
+
+/// Fixed-position header fields (the header's length is checked before use).
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> &[u8] {
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        s
+    }
+    fn u8(&mut self) -> u8 {
+        self.take(1)[0]
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take(4).try_into().expect("4 bytes"))
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take(8).try_into().expect("8 bytes"))
+    }
+}
+
+/// The aligned sections after the header.
+struct Sections<'a> {
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Sections<'a> {
+    /// `count` elements of `size` bytes, then padding to the alignment.
+    fn take(&mut self, count: usize, size: usize) -> Result<&'a [u8]> {
+        let bytes = count.checked_mul(size);
+        let end = bytes.and_then(|b| self.pos.checked_add(b));
+        let truncated = || {
+            corrupt(Corrupt::Truncated {
+                needed: end.map_or(u64::MAX, |e| (e + TRAILER) as u64),
+                len: (self.body.len() + TRAILER) as u64,
+            })
+        };
+        let end = end
+            .filter(|&e| e <= self.body.len())
+            .ok_or_else(truncated)?;
+        let s = &self.body[self.pos..end];
+        self.pos = end.next_multiple_of(ALIGN).min(self.body.len().max(end));
+        if self.pos > self.body.len() {
+            return Err(truncated());
+        }
+        Ok(s)
+    }
+}
