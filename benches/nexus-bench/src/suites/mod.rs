@@ -2,8 +2,10 @@
 
 use crate::Suite;
 
+mod cache;
 mod exact;
 mod quant;
+mod storage;
 
 /// Every suite, in the order `cargo xtask bench` runs them.
 pub(crate) const ALL: &[Suite] = &[
@@ -14,5 +16,13 @@ pub(crate) const ALL: &[Suite] = &[
     Suite {
         name: "quant",
         run: quant::run,
+    },
+    Suite {
+        name: "cache",
+        run: cache::run,
+    },
+    Suite {
+        name: "storage",
+        run: storage::run,
     },
 ];
