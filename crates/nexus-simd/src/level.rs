@@ -10,7 +10,7 @@ pub const ENV_VAR: &str = "NEXUS_SIMD";
 
 /// A family of kernels, ordered from the most portable to the widest.
 ///
-/// - `Avx2`: AVX2 + FMA (Haswell, Zen 1 and later).
+/// - `Avx2`: AVX2 + FMA + POPCNT (Haswell, Zen 1 and later).
 /// - `Avx512`: AVX-512 F, BW, VL, VNNI and VPOPCNTDQ (Ice Lake / Sapphire Rapids Xeons, Zen 4).
 ///   Older AVX-512 parts without VNNI or VPOPCNTDQ (Skylake-SP, Cascade Lake) run `Avx2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,7 +78,9 @@ impl FromStr for Level {
 
 #[cfg(target_arch = "x86_64")]
 fn has_avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("popcnt")
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -138,5 +140,39 @@ pub(crate) fn resolve_cap() -> Level {
             eprintln!("nexus-simd: {e}; ignoring it and using {level}");
             level
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_level_and_rejects_the_rest() {
+        assert_eq!(parse_request(None), Ok(None));
+        assert_eq!(parse_request(Some("  ")), Ok(None));
+        assert_eq!(parse_request(Some("scalar")), Ok(Some(Level::Scalar)));
+        for level in Level::ALL {
+            let parsed = parse_request(Some(&level.as_str().to_uppercase()));
+            if level.is_supported() {
+                assert_eq!(parsed, Ok(Some(level)));
+            } else {
+                assert_eq!(
+                    parsed,
+                    Err(Error::UnsupportedLevel {
+                        requested: level,
+                        available: Level::detect()
+                    })
+                );
+            }
+        }
+        assert_eq!(
+            parse_request(Some("avx1024")),
+            Err(Error::UnknownLevel {
+                value: "avx1024".into()
+            })
+        );
+        assert!(Level::Scalar < Level::Avx2 && Level::Avx2 < Level::Avx512);
+        assert!(Level::detect().is_supported());
     }
 }

@@ -1,8 +1,443 @@
-//! avx2 kernels (work in progress: not yet available).
+//! AVX2 + FMA kernels (and POPCNT, present on every AVX2 CPU).
+//!
+//! Same structure as the AVX-512 backend: safe `#[target_feature]` kernels, `unsafe` only for
+//! loads and stores and in the wrappers that [`table`] hands out after checking the CPU.
+//! Binary kernels use the scalar `popcnt` instruction (AVX2 has no vector popcount; at 4
+//! independent 64-bit popcounts per cycle it is as fast as a nibble-table vector popcount).
+
+use std::arch::x86_64::*;
 
 use crate::dispatch::Kernels;
 
-/// The avx2 table, if this CPU supports it.
+// ---- loads ---------------------------------------------------------------------------------
+
+#[inline]
+#[target_feature(enable = "avx")]
+fn ld(c: &[f32; 8]) -> __m256 {
+    // SAFETY: `c` is 8 readable f32; an unaligned load has no alignment requirement.
+    unsafe { _mm256_loadu_ps(c.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx,avx2")]
+fn ld_tail(t: &[f32]) -> __m256 {
+    let n = t.len().min(8) as i32;
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes);
+    // SAFETY: the mask selects the first n <= t.len() lanes; masked-off lanes are not read (a
+    // masked load does not fault on them).
+    unsafe { _mm256_maskload_ps(t.as_ptr(), mask) }
+}
+
+#[inline]
+#[target_feature(enable = "avx")]
+fn store4(out: &mut [f32; 4], v: __m128) {
+    // SAFETY: `out` is 4 writable f32; an unaligned store has no alignment requirement.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) }
+}
+
+/// The sums of four vectors, as the four lanes of one `__m128`.
+#[inline]
+#[target_feature(enable = "avx")]
+fn reduce4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
+    let ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+    let cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+    let (abd, cdd) = (_mm256_castps_pd(ab), _mm256_castps_pd(cd));
+    let abcd = _mm256_add_ps(
+        _mm256_castpd_ps(_mm256_unpacklo_pd(abd, cdd)),
+        _mm256_castpd_ps(_mm256_unpackhi_pd(abd, cdd)),
+    );
+    _mm_add_ps(
+        _mm256_castps256_ps128(abcd),
+        _mm256_extractf128_ps::<1>(abcd),
+    )
+}
+
+#[inline]
+#[target_feature(enable = "avx")]
+fn reduce1(v: __m256) -> f32 {
+    let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    let h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    _mm_cvtss_f32(h)
+}
+
+// ---- f32 ------------------------------------------------------------------------------------
+
+#[inline]
+#[target_feature(enable = "avx,fma")]
+fn step<const L2: bool>(acc: __m256, x: __m256, y: __m256) -> __m256 {
+    if L2 {
+        let d = _mm256_sub_ps(x, y);
+        _mm256_fmadd_ps(d, d, acc)
+    } else {
+        _mm256_fmadd_ps(x, y, acc)
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let (ca, ta) = a.as_chunks::<32>();
+    let (cb, tb) = b.as_chunks::<32>();
+    for (x, y) in ca.iter().zip(cb) {
+        let (xs, ys) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
+        for k in 0..4 {
+            acc[k] = step::<L2>(acc[k], ld(&xs[k]), ld(&ys[k]));
+        }
+    }
+    let (ca, ta) = ta.as_chunks::<8>();
+    let (cb, tb) = tb.as_chunks::<8>();
+    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
+        acc[k] = step::<L2>(acc[k], ld(x), ld(y));
+    }
+    acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
+    reduce1(_mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[1]),
+        _mm256_add_ps(acc[2], acc[3]),
+    ))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    let z = _mm256_setzero_ps();
+    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
+    let (ca, ta) = a.as_chunks::<16>();
+    let (cb, tb) = b.as_chunks::<16>();
+    for (x, y) in ca.iter().zip(cb) {
+        let (xs, ys) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
+        for k in 0..2 {
+            let (x, y) = (ld(&xs[k]), ld(&ys[k]));
+            ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
+            aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
+            bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
+        }
+    }
+    let (ca, ta) = ta.as_chunks::<8>();
+    let (cb, tb) = tb.as_chunks::<8>();
+    let mut tail = |x: __m256, y: __m256| {
+        ab[1] = _mm256_fmadd_ps(x, y, ab[1]);
+        aa[1] = _mm256_fmadd_ps(x, x, aa[1]);
+        bb[1] = _mm256_fmadd_ps(y, y, bb[1]);
+    };
+    for (x, y) in ca.iter().zip(cb) {
+        tail(ld(x), ld(y));
+    }
+    tail(ld_tail(ta), ld_tail(tb));
+    (
+        reduce1(_mm256_add_ps(ab[0], ab[1])),
+        reduce1(_mm256_add_ps(aa[0], aa[1])),
+        reduce1(_mm256_add_ps(bb[0], bb[1])),
+    )
+}
+
+/// An `NQ` queries × 4 rows tile: returns `scores[q]` as 4 lanes. All slices have one length.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) -> [__m128; NQ] {
+    let dim = rows[0].len();
+    let n = dim / 8;
+    let qc = qs.map(|q| &q.as_chunks::<8>().0[..n]);
+    let rc = rows.map(|r| &r.as_chunks::<8>().0[..n]);
+    let mut acc = [[_mm256_setzero_ps(); 4]; NQ];
+    for i in 0..n {
+        let x = [ld(&rc[0][i]), ld(&rc[1][i]), ld(&rc[2][i]), ld(&rc[3][i])];
+        for (a, q) in acc.iter_mut().zip(&qc) {
+            let y = ld(&q[i]);
+            for r in 0..4 {
+                a[r] = step::<L2>(a[r], x[r], y);
+            }
+        }
+    }
+    if !dim.is_multiple_of(8) {
+        let x = rows.map(|r| ld_tail(&r[n * 8..]));
+        for (a, q) in acc.iter_mut().zip(&qs) {
+            let y = ld_tail(&q[n * 8..]);
+            for r in 0..4 {
+                a[r] = step::<L2>(a[r], x[r], y);
+            }
+        }
+    }
+    acc.map(|a| reduce4(a[0], a[1], a[2], a[3]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    let dim = query.len().max(1);
+    let groups = block.chunks_exact(4 * dim);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(4);
+    for (g, o) in groups.zip(&mut outs) {
+        let rows: [&[f32]; 4] = std::array::from_fn(|i| &g[i * dim..][..dim]);
+        let [s] = tile::<1, L2>([query], rows);
+        store4(o.try_into().expect("chunks of 4"), s);
+    }
+    for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
+        *o = dot_or_l2::<L2>(query, row);
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_many_to_many(queries: &[f32], block: &[f32], dim: usize, out: &mut [f32]) {
+    let dim = dim.max(1);
+    let n_rows = block.len() / dim;
+    let n_q = queries.len() / dim;
+    // L2-sized row blocks, visited by every query: the block is read from memory once.
+    let rows_per_block = ((256 * 1024) / (dim * 4)).max(4) & !3;
+    let mut r0 = 0;
+    while r0 < n_rows {
+        let r_end = (r0 + rows_per_block).min(n_rows);
+        let mut q = 0;
+        while q + 2 <= n_q {
+            let qs: [&[f32]; 2] = std::array::from_fn(|i| &queries[(q + i) * dim..][..dim]);
+            let mut r = r0;
+            while r + 4 <= r_end {
+                let rows: [&[f32]; 4] = std::array::from_fn(|i| &block[(r + i) * dim..][..dim]);
+                let s = tile::<2, false>(qs, rows);
+                for (i, v) in s.into_iter().enumerate() {
+                    let o = &mut out[(q + i) * n_rows + r..][..4];
+                    store4(o.try_into().expect("4 scores"), v);
+                }
+                r += 4;
+            }
+            for r in r..r_end {
+                let row = &block[r * dim..][..dim];
+                for (i, qv) in qs.iter().enumerate() {
+                    out[(q + i) * n_rows + r] = dot_or_l2::<false>(qv, row);
+                }
+            }
+            q += 2;
+        }
+        for q in q..n_q {
+            let qv = &queries[q * dim..][..dim];
+            one_to_many::<false>(
+                qv,
+                &block[r0 * dim..r_end * dim],
+                &mut out[q * n_rows + r0..q * n_rows + r_end],
+            );
+        }
+        r0 = r_end;
+    }
+}
+
+// ---- i8 -------------------------------------------------------------------------------------
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn ld_i8x16(c: &[i8; 16]) -> __m256i {
+    // SAFETY: `c` is 16 readable bytes; an unaligned load has no alignment requirement.
+    let v = unsafe { _mm_loadu_si128(c.as_ptr().cast()) };
+    _mm256_cvtepi8_epi16(v)
+}
+
+#[target_feature(enable = "avx2")]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    // Sign-extend to i16 and multiply-add pairs into i32: exact (|x·y| ≤ 2^14, pair ≤ 2^15).
+    let mut acc = [_mm256_setzero_si256(); 2];
+    let (ca, ta) = a.as_chunks::<16>();
+    let (cb, tb) = b.as_chunks::<16>();
+    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
+        let p = _mm256_madd_epi16(ld_i8x16(x), ld_i8x16(y));
+        acc[k & 1] = _mm256_add_epi32(acc[k & 1], p);
+    }
+    let v = _mm256_add_epi32(acc[0], acc[1]);
+    let h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let h = _mm_add_epi32(h, _mm_shuffle_epi32::<0b01_00_11_10>(h));
+    let h = _mm_add_epi32(h, _mm_shuffle_epi32::<0b10_11_00_01>(h));
+    let tail = ta.iter().zip(tb).fold(0i32, |s, (&x, &y)| {
+        s.wrapping_add(i32::from(x) * i32::from(y))
+    });
+    _mm_cvtsi128_si32(h).wrapping_add(tail)
+}
+
+#[target_feature(enable = "avx2")]
+fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
+    for (o, row) in out.iter_mut().zip(block.chunks_exact(query.len().max(1))) {
+        *o = dot_i8(query, row);
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn ld_i8x8_as_ps(c: &[i8; 8]) -> __m256 {
+    let v = _mm_cvtsi64_si128(i64::from_le_bytes(c.map(|x| x as u8)));
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32_i8(query: &[f32], code: &[i8]) -> f32 {
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let (cq, tq) = query.as_chunks::<8>();
+    let (cc, tc) = code.as_chunks::<8>();
+    for (k, (q, c)) in cq.iter().zip(cc).enumerate() {
+        acc[k & 3] = _mm256_fmadd_ps(ld(q), ld_i8x8_as_ps(c), acc[k & 3]);
+    }
+    let s = reduce1(_mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[1]),
+        _mm256_add_ps(acc[2], acc[3]),
+    ));
+    s + tq
+        .iter()
+        .zip(tc)
+        .map(|(q, &c)| q * f32::from(c))
+        .sum::<f32>()
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32_i8_one_to_many(query: &[f32], block: &[i8], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(block.chunks_exact(query.len().max(1))) {
+        *o = dot_f32_i8(query, row);
+    }
+}
+
+// ---- binary ---------------------------------------------------------------------------------
+
+#[target_feature(enable = "popcnt")]
+fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    let mut acc = [0u32; 4];
+    let (ca, ta) = a.as_chunks::<4>();
+    let (cb, tb) = b.as_chunks::<4>();
+    for (x, y) in ca.iter().zip(cb) {
+        for k in 0..4 {
+            acc[k] += (x[k] ^ y[k]).count_ones();
+        }
+    }
+    let tail: u32 = ta.iter().zip(tb).map(|(x, y)| (x ^ y).count_ones()).sum();
+    acc.iter().sum::<u32>() + tail
+}
+
+#[target_feature(enable = "popcnt")]
+fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    for (o, c) in out.iter_mut().zip(codes.chunks_exact(query.len().max(1))) {
+        *o = hamming(query, c);
+    }
+}
+
+#[target_feature(enable = "popcnt")]
+fn and_popcount_planes(planes: &[u64], code: &[u64]) -> u32 {
+    planes
+        .chunks_exact(code.len().max(1))
+        .enumerate()
+        .fold(0u32, |s, (j, plane)| {
+            let ones: u32 = plane
+                .iter()
+                .zip(code)
+                .map(|(p, c)| (p & c).count_ones())
+                .sum();
+            s.wrapping_add(ones.wrapping_shl(j as u32))
+        })
+}
+
+#[target_feature(enable = "popcnt")]
+fn and_popcount_planes_one_to_many(planes: &[u64], bits: usize, codes: &[u64], out: &mut [u32]) {
+    let words = (planes.len() / bits.max(1)).max(1);
+    for (o, c) in out.iter_mut().zip(codes.chunks_exact(words)) {
+        *o = and_popcount_planes(planes, c);
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32_bits(query: &[f32], code: &[u64]) -> f32 {
+    // Bit k of a byte selects lane k: broadcast the byte, AND with 1 << lane, compare.
+    let lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    let select = |bits: u64| {
+        let b = _mm256_and_si256(_mm256_set1_epi32((bits & 0xFF) as i32), lane_bits);
+        _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, lane_bits))
+    };
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let (cq, tq) = query.as_chunks::<8>();
+    for (m, q) in cq.iter().enumerate() {
+        let Some(&w) = code.get(m / 8) else { break };
+        let sel = select(w >> (8 * (m % 8)));
+        acc[m % 4] = _mm256_add_ps(acc[m % 4], _mm256_and_ps(sel, ld(q)));
+    }
+    if let Some(&w) = code.get(cq.len() / 8) {
+        let m = cq.len();
+        // Lanes past the query load as 0, so stray code bits there add nothing.
+        let sel = select(w >> (8 * (m % 8)));
+        acc[0] = _mm256_add_ps(acc[0], _mm256_and_ps(sel, ld_tail(tq)));
+    }
+    reduce1(_mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[1]),
+        _mm256_add_ps(acc[2], acc[3]),
+    ))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_f32_bits_one_to_many(query: &[f32], codes: &[u64], out: &mut [f32]) {
+    let words = query.len().div_ceil(64).max(1);
+    for (o, code) in out.iter_mut().zip(codes.chunks_exact(words)) {
+        *o = dot_f32_bits(query, code);
+    }
+}
+
+// ---- the table ------------------------------------------------------------------------------
+
+/// Plain `fn` wrappers with the table's signatures. They are private to this module and only
+/// [`table`] hands them out, after it has checked the CPU features.
+mod safe {
+    macro_rules! wrap {
+        ($($name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
+            pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: only `table()` hands these wrappers out, and only after detecting
+                // AVX2, FMA and POPCNT on this CPU.
+                unsafe { super::$name($($arg),*) }
+            }
+        )*};
+    }
+    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::dot_or_l2::<false>(a, b) }
+    }
+    pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::dot_or_l2::<true>(a, b) }
+    }
+    pub(super) fn dot_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::one_to_many::<false>(q, b, o) }
+    }
+    pub(super) fn l2_squared_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::one_to_many::<true>(q, b, o) }
+    }
+    wrap! {
+        dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32);
+        dot_many_to_many(q: &[f32], b: &[f32], dim: usize, o: &mut [f32]);
+        dot_i8(a: &[i8], b: &[i8]) -> i32;
+        dot_i8_one_to_many(q: &[i8], b: &[i8], o: &mut [i32]);
+        dot_f32_i8(q: &[f32], c: &[i8]) -> f32;
+        dot_f32_i8_one_to_many(q: &[f32], b: &[i8], o: &mut [f32]);
+        hamming(a: &[u64], b: &[u64]) -> u32;
+        hamming_one_to_many(q: &[u64], c: &[u64], o: &mut [u32]);
+        and_popcount_planes(p: &[u64], c: &[u64]) -> u32;
+        and_popcount_planes_one_to_many(p: &[u64], bits: usize, c: &[u64], o: &mut [u32]);
+        dot_f32_bits(q: &[f32], c: &[u64]) -> f32;
+        dot_f32_bits_one_to_many(q: &[f32], c: &[u64], o: &mut [f32]);
+    }
+}
+
+/// The AVX2 table, if this CPU supports [`Level::Avx2`](crate::Level::Avx2).
 pub(crate) fn table() -> Option<Kernels> {
-    None
+    if !crate::Level::Avx2.is_supported() {
+        return None;
+    }
+    Some(Kernels {
+        dot: safe::dot,
+        dot_norms: safe::dot_norms,
+        l2_squared: safe::l2_squared,
+        dot_one_to_many: safe::dot_one_to_many,
+        l2_squared_one_to_many: safe::l2_squared_one_to_many,
+        dot_many_to_many: safe::dot_many_to_many,
+        dot_i8: safe::dot_i8,
+        dot_i8_one_to_many: safe::dot_i8_one_to_many,
+        dot_f32_i8: safe::dot_f32_i8,
+        dot_f32_i8_one_to_many: safe::dot_f32_i8_one_to_many,
+        hamming: safe::hamming,
+        hamming_one_to_many: safe::hamming_one_to_many,
+        and_popcount_planes: safe::and_popcount_planes,
+        and_popcount_planes_one_to_many: safe::and_popcount_planes_one_to_many,
+        dot_f32_bits: safe::dot_f32_bits,
+        dot_f32_bits_one_to_many: safe::dot_f32_bits_one_to_many,
+    })
 }

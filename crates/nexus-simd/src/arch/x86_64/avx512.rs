@@ -1,8 +1,613 @@
-//! avx512 kernels (work in progress: not yet available).
+//! AVX-512 kernels (F, BW, VL, VNNI, VPOPCNTDQ; AVX2 + FMA are implied on every such CPU).
+//!
+//! Every kernel is a safe `#[target_feature]` function; the only `unsafe` are the loads and
+//! stores (from fixed-size array references, or masked to a slice's length) and the calls
+//! from the plain-`fn` wrappers in [`table`], which is the single place that checks the CPU.
+//!
+//! Shapes: one-to-many kernels score 4 rows (f32, i8) or 8 codes (binary) per iteration and
+//! reduce their accumulators together with a transpose-and-add tree, so the horizontal
+//! reduction costs a fraction of a shuffle per score; the multi-query kernel keeps a
+//! 4-query × 4-row tile of accumulators in registers, so each loaded row chunk feeds 4 FMAs.
+
+use std::arch::x86_64::*;
 
 use crate::dispatch::Kernels;
 
-/// The avx512 table, if this CPU supports it.
+// ---- loads ---------------------------------------------------------------------------------
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ld(c: &[f32; 16]) -> __m512 {
+    // SAFETY: `c` is 16 readable f32; an unaligned load has no alignment requirement.
+    unsafe { _mm512_loadu_ps(c.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ld_tail(t: &[f32]) -> __m512 {
+    let n = t.len().min(16);
+    let mask = ((1u32 << n) - 1) as __mmask16;
+    // SAFETY: the mask selects the first n <= t.len() lanes; masked-off lanes are not read (a
+    // masked load does not fault on them).
+    unsafe { _mm512_maskz_loadu_ps(mask, t.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ld_i(c: &[u64; 8]) -> __m512i {
+    // SAFETY: `c` is 64 readable bytes; an unaligned load has no alignment requirement.
+    unsafe { _mm512_loadu_si512(c.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ld_i_tail(t: &[u64]) -> __m512i {
+    let n = t.len().min(8);
+    let mask = ((1u32 << n) - 1) as __mmask8;
+    // SAFETY: the mask selects the first n <= t.len() words; masked-off lanes are not read.
+    unsafe { _mm512_maskz_loadu_epi64(mask, t.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ld_b(c: &[i8; 64]) -> __m512i {
+    // SAFETY: `c` is 64 readable bytes; an unaligned load has no alignment requirement.
+    unsafe { _mm512_loadu_si512(c.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn ld_b_tail(t: &[i8]) -> __m512i {
+    let n = t.len().min(64);
+    let mask: __mmask64 = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+    // SAFETY: the mask selects the first n <= t.len() bytes; masked-off lanes are not read.
+    unsafe { _mm512_maskz_loadu_epi8(mask, t.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+fn ld_b16_as_ps(c: &[i8]) -> __m512 {
+    let n = c.len().min(16);
+    let mask = ((1u32 << n) - 1) as __mmask16;
+    // SAFETY: the mask selects the first n <= c.len() bytes; masked-off lanes are not read.
+    let b = unsafe { _mm_maskz_loadu_epi8(mask, c.as_ptr()) };
+    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b))
+}
+
+// ---- horizontal reductions ------------------------------------------------------------------
+
+/// The sums of four vectors, as the four lanes of one `__m128`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn reduce4(a: __m512, b: __m512, c: __m512, d: __m512) -> __m128 {
+    // Per 128-bit lane: (a0+a2, b0+b2, a1+a3, b1+b3) and likewise for c, d.
+    let ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    let cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    // Per 128-bit lane: (a, b, c, d) partial sums.
+    let (abd, cdd) = (_mm512_castps_pd(ab), _mm512_castps_pd(cd));
+    let abcd = _mm512_add_ps(
+        _mm512_castpd_ps(_mm512_unpacklo_pd(abd, cdd)),
+        _mm512_castpd_ps(_mm512_unpackhi_pd(abd, cdd)),
+    );
+    let half = _mm256_add_ps(
+        _mm512_castps512_ps256(abcd),
+        _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(abcd))),
+    );
+    _mm_add_ps(
+        _mm256_castps256_ps128(half),
+        _mm256_extractf128_ps::<1>(half),
+    )
+}
+
+/// The sums of eight vectors of u64, as the eight lanes of one vector.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn reduce8_epi64(v: &[__m512i; 8]) -> __m512i {
+    let pair = |a: __m512i, b: __m512i| {
+        _mm512_add_epi64(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b))
+    };
+    let (s01, s23, s45, s67) = (
+        pair(v[0], v[1]),
+        pair(v[2], v[3]),
+        pair(v[4], v[5]),
+        pair(v[6], v[7]),
+    );
+    let quad = |a: __m512i, b: __m512i| {
+        _mm512_add_epi64(
+            _mm512_shuffle_i64x2::<0x88>(a, b),
+            _mm512_shuffle_i64x2::<0xDD>(a, b),
+        )
+    };
+    let (e0, e1) = (quad(s01, s23), quad(s45, s67));
+    quad(e0, e1)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn store8_u32(out: &mut [u32; 8], v: __m512i) {
+    let narrow = _mm512_cvtepi64_epi32(v);
+    // SAFETY: `out` is 8 writable u32 (32 bytes); an unaligned store has no alignment requirement.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), narrow) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn store4(out: &mut [f32; 4], v: __m128) {
+    // SAFETY: `out` is 4 writable f32; an unaligned store has no alignment requirement.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) }
+}
+
+// ---- f32 ------------------------------------------------------------------------------------
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn step<const L2: bool>(acc: __m512, x: __m512, y: __m512) -> __m512 {
+    if L2 {
+        let d = _mm512_sub_ps(x, y);
+        _mm512_fmadd_ps(d, d, acc)
+    } else {
+        _mm512_fmadd_ps(x, y, acc)
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let (ca, ta) = a.as_chunks::<64>();
+    let (cb, tb) = b.as_chunks::<64>();
+    for (x, y) in ca.iter().zip(cb) {
+        let (xs, ys) = (x.as_chunks::<16>().0, y.as_chunks::<16>().0);
+        for k in 0..4 {
+            acc[k] = step::<L2>(acc[k], ld(&xs[k]), ld(&ys[k]));
+        }
+    }
+    let (ca, ta) = ta.as_chunks::<16>();
+    let (cb, tb) = tb.as_chunks::<16>();
+    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
+        acc[k] = step::<L2>(acc[k], ld(x), ld(y));
+    }
+    acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
+    let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    _mm512_reduce_add_ps(s)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    let z = _mm512_setzero_ps();
+    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
+    let (ca, ta) = a.as_chunks::<32>();
+    let (cb, tb) = b.as_chunks::<32>();
+    for (x, y) in ca.iter().zip(cb) {
+        let (xs, ys) = (x.as_chunks::<16>().0, y.as_chunks::<16>().0);
+        for k in 0..2 {
+            let (x, y) = (ld(&xs[k]), ld(&ys[k]));
+            ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
+            aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
+            bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
+        }
+    }
+    let (ca, ta) = ta.as_chunks::<16>();
+    let (cb, tb) = tb.as_chunks::<16>();
+    let mut tail = |x: __m512, y: __m512| {
+        ab[1] = _mm512_fmadd_ps(x, y, ab[1]);
+        aa[1] = _mm512_fmadd_ps(x, x, aa[1]);
+        bb[1] = _mm512_fmadd_ps(y, y, bb[1]);
+    };
+    for (x, y) in ca.iter().zip(cb) {
+        tail(ld(x), ld(y));
+    }
+    tail(ld_tail(ta), ld_tail(tb));
+    (
+        _mm512_reduce_add_ps(_mm512_add_ps(ab[0], ab[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(aa[0], aa[1])),
+        _mm512_reduce_add_ps(_mm512_add_ps(bb[0], bb[1])),
+    )
+}
+
+/// An `NQ` queries × 4 rows tile: returns `scores[q][r]`. All slices have the same length.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) -> [__m128; NQ] {
+    let dim = rows[0].len();
+    let n = dim / 16;
+    let qc = qs.map(|q| &q.as_chunks::<16>().0[..n]);
+    let rc = rows.map(|r| &r.as_chunks::<16>().0[..n]);
+    let mut acc = [[_mm512_setzero_ps(); 4]; NQ];
+    for i in 0..n {
+        let x = [ld(&rc[0][i]), ld(&rc[1][i]), ld(&rc[2][i]), ld(&rc[3][i])];
+        for (a, q) in acc.iter_mut().zip(&qc) {
+            let y = ld(&q[i]);
+            for r in 0..4 {
+                a[r] = step::<L2>(a[r], x[r], y);
+            }
+        }
+    }
+    if !dim.is_multiple_of(16) {
+        let x = rows.map(|r| ld_tail(&r[n * 16..]));
+        for (a, q) in acc.iter_mut().zip(&qs) {
+            let y = ld_tail(&q[n * 16..]);
+            for r in 0..4 {
+                a[r] = step::<L2>(a[r], x[r], y);
+            }
+        }
+    }
+    acc.map(|a| reduce4(a[0], a[1], a[2], a[3]))
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    let dim = query.len().max(1);
+    let groups = block.chunks_exact(4 * dim);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(4);
+    for (g, o) in groups.zip(&mut outs) {
+        let (r0, g) = g.split_at(dim);
+        let (r1, g) = g.split_at(dim);
+        let (r2, r3) = g.split_at(dim);
+        let [s] = tile::<1, L2>([query], [r0, r1, r2, r3]);
+        store4(o.try_into().expect("chunks of 4"), s);
+    }
+    for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
+        *o = dot_or_l2::<L2>(query, row);
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_many_to_many(queries: &[f32], block: &[f32], dim: usize, out: &mut [f32]) {
+    let dim = dim.max(1);
+    let n_rows = block.len() / dim;
+    let n_q = queries.len() / dim;
+    // Rows are processed in blocks that stay in L2 (~256 KiB) while every query visits them,
+    // so the block is read from memory once, not once per query.
+    let rows_per_block = ((256 * 1024) / (dim * 4)).max(4) & !3;
+    let mut r0 = 0;
+    while r0 < n_rows {
+        let r_end = (r0 + rows_per_block).min(n_rows);
+        let mut q = 0;
+        while q + 4 <= n_q {
+            let qs: [&[f32]; 4] = std::array::from_fn(|i| &queries[(q + i) * dim..][..dim]);
+            let mut r = r0;
+            while r + 4 <= r_end {
+                let rows: [&[f32]; 4] = std::array::from_fn(|i| &block[(r + i) * dim..][..dim]);
+                let s = tile::<4, false>(qs, rows);
+                for (i, v) in s.into_iter().enumerate() {
+                    let o = &mut out[(q + i) * n_rows + r..][..4];
+                    store4(o.try_into().expect("4 scores"), v);
+                }
+                r += 4;
+            }
+            for r in r..r_end {
+                let row = &block[r * dim..][..dim];
+                for (i, qv) in qs.iter().enumerate() {
+                    out[(q + i) * n_rows + r] = dot_or_l2::<false>(qv, row);
+                }
+            }
+            q += 4;
+        }
+        for q in q..n_q {
+            let qv = &queries[q * dim..][..dim];
+            one_to_many::<false>(
+                qv,
+                &block[r0 * dim..r_end * dim],
+                &mut out[q * n_rows + r0..q * n_rows + r_end],
+            );
+        }
+        r0 = r_end;
+    }
+}
+
+// ---- i8 -------------------------------------------------------------------------------------
+
+/// Σ (x ^ 0x80)·y over the bytes, i.e. Σ (x + 128)·y with x read as u8: one VNNI instruction
+/// per 64 bytes (VNNI multiplies u8 by i8, so the signed side is shifted by 128 and corrected).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dpbusd_shifted(acc: __m512i, x: __m512i, y: __m512i) -> __m512i {
+    let flip = _mm512_set1_epi8(i8::MIN);
+    _mm512_dpbusd_epi32(acc, _mm512_xor_si512(x, flip), y)
+}
+
+fn sum_i8(v: &[i8]) -> i32 {
+    v.iter().map(|&x| i32::from(x)).sum()
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    // Σ a·b = Σ (a + 128)·b − 128·Σ b.
+    let mut acc = [_mm512_setzero_si512(); 2];
+    let (ca, ta) = a.as_chunks::<64>();
+    let (cb, tb) = b.as_chunks::<64>();
+    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
+        acc[k & 1] = dpbusd_shifted(acc[k & 1], ld_b(x), ld_b(y));
+    }
+    // Masked-off lanes load 0: (0 ^ 0x80)·0 = 0.
+    acc[0] = dpbusd_shifted(acc[0], ld_b_tail(ta), ld_b_tail(tb));
+    let s = _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]));
+    s.wrapping_sub(sum_i8(&b[..a.len().min(b.len())]).wrapping_mul(128))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn reduce4_epi32(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> __m128i {
+    let ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    let cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    let abcd = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    let half = _mm256_add_epi32(
+        _mm512_castsi512_si256(abcd),
+        _mm512_extracti64x4_epi64::<1>(abcd),
+    );
+    _mm_add_epi32(
+        _mm256_castsi256_si128(half),
+        _mm256_extracti128_si256::<1>(half),
+    )
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
+fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
+    // Here the *rows* are shifted: Σ q·c = Σ (c + 128)·q − 128·Σ q, and Σ q is paid once.
+    let dim = query.len().max(1);
+    let correction = sum_i8(query).wrapping_mul(128);
+    let n = query.len() / 64;
+    let (qc, qt) = query.as_chunks::<64>();
+    let groups = block.chunks_exact(4 * dim);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(4);
+    for (g, o) in groups.zip(&mut outs) {
+        let rows: [&[i8]; 4] = std::array::from_fn(|i| &g[i * dim..][..dim]);
+        let rc = rows.map(|r| &r.as_chunks::<64>().0[..n]);
+        let mut acc = [_mm512_setzero_si512(); 4];
+        for (i, q) in qc.iter().enumerate() {
+            let y = ld_b(q);
+            for r in 0..4 {
+                acc[r] = dpbusd_shifted(acc[r], ld_b(&rc[r][i]), y);
+            }
+        }
+        if !qt.is_empty() {
+            let y = ld_b_tail(qt);
+            for r in 0..4 {
+                acc[r] = dpbusd_shifted(acc[r], ld_b_tail(&rows[r][n * 64..]), y);
+            }
+        }
+        let s = reduce4_epi32(acc[0], acc[1], acc[2], acc[3]);
+        let s = _mm_sub_epi32(s, _mm_set1_epi32(correction));
+        let o: &mut [i32; 4] = o.try_into().expect("chunks of 4");
+        // SAFETY: `o` is 4 writable i32; an unaligned store has no alignment requirement.
+        unsafe { _mm_storeu_si128(o.as_mut_ptr().cast(), s) };
+    }
+    for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
+        *o = dot_i8(query, row);
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_f32_i8(query: &[f32], code: &[i8]) -> f32 {
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let (cq, tq) = query.as_chunks::<16>();
+    let (cc, tc) = code.as_chunks::<16>();
+    for (k, (q, c)) in cq.iter().zip(cc).enumerate() {
+        acc[k & 3] = _mm512_fmadd_ps(ld(q), ld_b16_as_ps(c), acc[k & 3]);
+    }
+    acc[0] = _mm512_fmadd_ps(ld_tail(tq), ld_b16_as_ps(tc), acc[0]);
+    let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    _mm512_reduce_add_ps(s)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_f32_i8_one_to_many(query: &[f32], block: &[i8], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(block.chunks_exact(query.len().max(1))) {
+        *o = dot_f32_i8(query, row);
+    }
+}
+
+// ---- binary ---------------------------------------------------------------------------------
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    let mut acc = [_mm512_setzero_si512(); 4];
+    let (ca, ta) = a.as_chunks::<8>();
+    let (cb, tb) = b.as_chunks::<8>();
+    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
+        let d = _mm512_popcnt_epi64(_mm512_xor_si512(ld_i(x), ld_i(y)));
+        acc[k & 3] = _mm512_add_epi64(acc[k & 3], d);
+    }
+    let d = _mm512_popcnt_epi64(_mm512_xor_si512(ld_i_tail(ta), ld_i_tail(tb)));
+    acc[0] = _mm512_add_epi64(acc[0], d);
+    let s = _mm512_add_epi64(
+        _mm512_add_epi64(acc[0], acc[1]),
+        _mm512_add_epi64(acc[2], acc[3]),
+    );
+    _mm512_reduce_add_epi64(s) as u32
+}
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    let words = query.len().max(1);
+    let n = query.len() / 8;
+    let (qc, qt) = query.as_chunks::<8>();
+    let groups = codes.chunks_exact(8 * words);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(8);
+    for (g, o) in groups.zip(&mut outs) {
+        let cs: [&[u64]; 8] = std::array::from_fn(|i| &g[i * words..][..words]);
+        let cc = cs.map(|c| &c.as_chunks::<8>().0[..n]);
+        let mut acc = [_mm512_setzero_si512(); 8];
+        for (i, q) in qc.iter().enumerate() {
+            let y = ld_i(q);
+            for k in 0..8 {
+                let d = _mm512_popcnt_epi64(_mm512_xor_si512(ld_i(&cc[k][i]), y));
+                acc[k] = _mm512_add_epi64(acc[k], d);
+            }
+        }
+        if !qt.is_empty() {
+            let y = ld_i_tail(qt);
+            for k in 0..8 {
+                let x = ld_i_tail(&cs[k][n * 8..]);
+                acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
+            }
+        }
+        store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
+    }
+    for (o, c) in outs
+        .into_remainder()
+        .iter_mut()
+        .zip(rest.chunks_exact(words))
+    {
+        *o = hamming(query, c);
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn and_popcount_planes(planes: &[u64], code: &[u64]) -> u32 {
+    let words = code.len().max(1);
+    let mut total = 0u32;
+    for (j, plane) in planes.chunks_exact(words).enumerate() {
+        let mut acc = _mm512_setzero_si512();
+        let (cp, tp) = plane.as_chunks::<8>();
+        let (cc, tc) = code.as_chunks::<8>();
+        for (p, c) in cp.iter().zip(cc) {
+            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_and_si512(ld_i(p), ld_i(c))));
+        }
+        let d = _mm512_popcnt_epi64(_mm512_and_si512(ld_i_tail(tp), ld_i_tail(tc)));
+        let ones = _mm512_reduce_add_epi64(_mm512_add_epi64(acc, d)) as u32;
+        total = total.wrapping_add(ones.wrapping_shl(j as u32));
+    }
+    total
+}
+
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn and_popcount_planes_one_to_many(planes: &[u64], bits: usize, codes: &[u64], out: &mut [u32]) {
+    let words = (planes.len() / bits.max(1)).max(1);
+    let n = words / 8;
+    let plane: Vec<&[u64]> = planes.chunks_exact(words).collect();
+    let groups = codes.chunks_exact(8 * words);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(8);
+    for (g, o) in groups.zip(&mut outs) {
+        let cs: [&[u64]; 8] = std::array::from_fn(|i| &g[i * words..][..words]);
+        let mut acc = [_mm512_setzero_si512(); 8];
+        for i in 0..=n {
+            let load = |s: &[u64]| {
+                if i < n {
+                    ld_i(s[i * 8..][..8].try_into().expect("8 words"))
+                } else {
+                    ld_i_tail(&s[n * 8..])
+                }
+            };
+            let c = cs.map(load);
+            for (j, p) in plane.iter().enumerate() {
+                let p = load(p);
+                let shift = _mm_cvtsi64_si128(j as i64);
+                for k in 0..8 {
+                    let ones = _mm512_popcnt_epi64(_mm512_and_si512(p, c[k]));
+                    acc[k] = _mm512_add_epi64(acc[k], _mm512_sll_epi64(ones, shift));
+                }
+            }
+        }
+        store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
+    }
+    for (o, c) in outs
+        .into_remainder()
+        .iter_mut()
+        .zip(rest.chunks_exact(words))
+    {
+        *o = and_popcount_planes(planes, c);
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_f32_bits(query: &[f32], code: &[u64]) -> f32 {
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let (cq, tq) = query.as_chunks::<16>();
+    for (m, q) in cq.iter().enumerate() {
+        let Some(&w) = code.get(m / 4) else { break };
+        let mask = (w >> (16 * (m % 4))) as __mmask16;
+        acc[m % 4] = _mm512_mask_add_ps(acc[m % 4], mask, acc[m % 4], ld(q));
+    }
+    if let Some(&w) = code.get(cq.len() / 4) {
+        let m = cq.len();
+        let mask = (w >> (16 * (m % 4))) as __mmask16;
+        // Lanes past the query load as 0, so stray code bits there add nothing.
+        acc[0] = _mm512_mask_add_ps(acc[0], mask, acc[0], ld_tail(tq));
+    }
+    let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    _mm512_reduce_add_ps(s)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_f32_bits_one_to_many(query: &[f32], codes: &[u64], out: &mut [f32]) {
+    let words = query.len().div_ceil(64).max(1);
+    for (o, code) in out.iter_mut().zip(codes.chunks_exact(words)) {
+        *o = dot_f32_bits(query, code);
+    }
+}
+
+// ---- the table ------------------------------------------------------------------------------
+
+/// Plain `fn` wrappers with the table's signatures. They are private to this module and only
+/// [`table`] hands them out, after it has checked the CPU features.
+mod safe {
+    macro_rules! wrap {
+        ($($name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
+            pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
+                // SAFETY: only `table()` hands these wrappers out, and only after detecting
+                // AVX-512 F/BW/VL/VNNI/VPOPCNTDQ, AVX2 and FMA on this CPU.
+                unsafe { super::$name($($arg),*) }
+            }
+        )*};
+    }
+    pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::dot_or_l2::<true>(a, b) }
+    }
+    pub(super) fn l2_squared_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::one_to_many::<true>(q, b, o) }
+    }
+    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::dot_or_l2::<false>(a, b) }
+    }
+    pub(super) fn dot_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
+        // SAFETY: as for every wrapper in this module.
+        unsafe { super::one_to_many::<false>(q, b, o) }
+    }
+    wrap! {
+        dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32);
+        dot_many_to_many(q: &[f32], b: &[f32], dim: usize, o: &mut [f32]);
+        dot_i8(a: &[i8], b: &[i8]) -> i32;
+        dot_i8_one_to_many(q: &[i8], b: &[i8], o: &mut [i32]);
+        dot_f32_i8(q: &[f32], c: &[i8]) -> f32;
+        dot_f32_i8_one_to_many(q: &[f32], b: &[i8], o: &mut [f32]);
+        hamming(a: &[u64], b: &[u64]) -> u32;
+        hamming_one_to_many(q: &[u64], c: &[u64], o: &mut [u32]);
+        and_popcount_planes(p: &[u64], c: &[u64]) -> u32;
+        and_popcount_planes_one_to_many(p: &[u64], bits: usize, c: &[u64], o: &mut [u32]);
+        dot_f32_bits(q: &[f32], c: &[u64]) -> f32;
+        dot_f32_bits_one_to_many(q: &[f32], c: &[u64], o: &mut [f32]);
+    }
+}
+
+/// The AVX-512 table, if this CPU supports [`Level::Avx512`](crate::Level::Avx512).
 pub(crate) fn table() -> Option<Kernels> {
-    None
+    if !crate::Level::Avx512.is_supported() {
+        return None;
+    }
+    Some(Kernels {
+        dot: safe::dot,
+        dot_norms: safe::dot_norms,
+        l2_squared: safe::l2_squared,
+        dot_one_to_many: safe::dot_one_to_many,
+        l2_squared_one_to_many: safe::l2_squared_one_to_many,
+        dot_many_to_many: safe::dot_many_to_many,
+        dot_i8: safe::dot_i8,
+        dot_i8_one_to_many: safe::dot_i8_one_to_many,
+        dot_f32_i8: safe::dot_f32_i8,
+        dot_f32_i8_one_to_many: safe::dot_f32_i8_one_to_many,
+        hamming: safe::hamming,
+        hamming_one_to_many: safe::hamming_one_to_many,
+        and_popcount_planes: safe::and_popcount_planes,
+        and_popcount_planes_one_to_many: safe::and_popcount_planes_one_to_many,
+        dot_f32_bits: safe::dot_f32_bits,
+        dot_f32_bits_one_to_many: safe::dot_f32_bits_one_to_many,
+    })
 }
