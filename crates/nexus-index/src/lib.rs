@@ -51,8 +51,8 @@
 //! assert_eq!(hnsw.search(&query, 1, None)?[0].0, best[0].0);
 //!
 //! // Only even ids, as a closure or as a bitmap.
-//! let even = |id: u64| id % 2 == 0;
-//! assert!(hnsw.search(&query, 5, Some(&even))?.iter().all(|(id, _)| id % 2 == 0));
+//! let even = |id: u64| id.is_multiple_of(2);
+//! assert!(hnsw.search(&query, 5, Some(&even))?.iter().all(|(id, _)| id.is_multiple_of(2)));
 //! let set: IdSet = [3u64, 5].into_iter().collect();
 //! assert_eq!(hnsw.search(&query, 5, Some(&set))?.len(), 2);
 //! # Ok::<(), nexus_index::Error>(())

@@ -45,7 +45,7 @@ impl HeapVectors {
         if dim == 0 {
             return Err(Error::ZeroDimension);
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::BatchShape {
                 ids: data.len() / dim,
                 values: data.len(),
@@ -104,7 +104,7 @@ impl MappedVectors {
         // length and alignment; the documented contract is that the file is not modified
         // while mapped (the standard condition of every file mapping).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        if map.len() % (4 * dim) != 0 || !cfg!(target_endian = "little") {
+        if !map.len().is_multiple_of(4 * dim) || !cfg!(target_endian = "little") {
             return Err(Error::BatchShape {
                 ids: map.len() / (4 * dim),
                 values: map.len() / 4,

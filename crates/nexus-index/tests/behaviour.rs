@@ -229,7 +229,7 @@ fn broad_filters_keep_high_recall_in_hnsw() {
     let base = random_vectors(n, dim, 31);
     let ids: Vec<u64> = (0..n as u64).collect();
     let queries = random_vectors(20, dim, 32);
-    let half = |id: u64| id % 2 == 0;
+    let half = |id: u64| id.is_multiple_of(2);
     let index = HnswIndex::new(
         dim,
         HnswParams {

@@ -418,10 +418,10 @@ impl HnswIndex {
         }) {
             let map = self.id_map.read();
             for id in ids {
-                if let Some(&u) = map.get(&id) {
-                    if !store.is_deleted(u) {
-                        top.push(metric.score(q, store.vector(u)), id);
-                    }
+                if let Some(&u) = map.get(&id)
+                    && !store.is_deleted(u)
+                {
+                    top.push(metric.score(q, store.vector(u)), id);
                 }
             }
             return top.into_sorted();

@@ -24,7 +24,7 @@ const ALIGN: usize = 64;
 const TRAILER: usize = 8;
 
 fn pad(buf: &mut Vec<u8>) {
-    while buf.len() % ALIGN != 0 {
+    while !buf.len().is_multiple_of(ALIGN) {
         buf.push(0);
     }
 }
