@@ -26,7 +26,9 @@ const DIM: usize = 32;
 const THREADS: u64 = 3;
 
 fn vector(id: u64) -> Vec<f32> {
-    (0..DIM).map(|j| ((id % 9973) as f32) * 0.25 + j as f32).collect()
+    (0..DIM)
+        .map(|j| ((id % 9973) as f32) * 0.25 + j as f32)
+        .collect()
 }
 
 fn meta(id: u64) -> Vec<u8> {
@@ -57,7 +59,8 @@ pub(crate) fn child_main(spec: &str) -> ! {
                     b.put(id, &vector(id), &[], &meta(id));
                     store.commit(b, durability).expect("commit");
                     let mut out = std::io::stdout().lock();
-                    out.write_all(format!("ack {id}\n").as_bytes()).expect("stdout");
+                    out.write_all(format!("ack {id}\n").as_bytes())
+                        .expect("stdout");
                     out.flush().expect("stdout");
                     drop(out);
                     if t == 0 && k % 40 == 39 {
@@ -84,7 +87,13 @@ pub(crate) struct Outcome {
 
 /// Runs `cycles` kill-and-reopen cycles on a store in `dir`, re-executing `exe` with
 /// `args` (and [`CHILD_ENV`] set) as the child.
-pub(crate) fn run_parent(dir: &Path, cycles: usize, exe: &Path, args: &[&str], seed: u64) -> Outcome {
+pub(crate) fn run_parent(
+    dir: &Path,
+    cycles: usize,
+    exe: &Path,
+    args: &[&str],
+    seed: u64,
+) -> Outcome {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut acked: BTreeSet<u64> = BTreeSet::new();
     let mut out = Outcome::default();
@@ -100,7 +109,11 @@ pub(crate) fn run_parent(dir: &Path, cycles: usize, exe: &Path, args: &[&str], s
         std::thread::sleep(Duration::from_millis(rng.random_range(5..80)));
         let _ = child.kill(); // SIGKILL on Unix
         let mut text = String::new();
-        let _ = child.stdout.take().expect("piped").read_to_string(&mut text);
+        let _ = child
+            .stdout
+            .take()
+            .expect("piped")
+            .read_to_string(&mut text);
         let _ = child.wait();
         // Only complete lines: a line cut by the kill was not fully acknowledged.
         let complete = text.rfind('\n').map_or("", |end| &text[..end]);

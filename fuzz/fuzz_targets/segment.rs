@@ -1,0 +1,7 @@
+//! The segment reader (open, every row, verify) on arbitrary bytes: a value or an error,
+//! never a panic.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = nexus_storage::parse::segment(data, 2);
+});
