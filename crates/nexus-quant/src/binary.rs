@@ -91,6 +91,7 @@ impl TryFrom<BinaryParams> for BinaryQuantizer {
             return Err(Error::NotTrained { what: "thresholds" });
         }
         let bad = |name| corrupt(CorruptReason::InvalidField(name));
+        check_dim(dim).map_err(|_| bad("dim"))?;
         if p.low.len() != dim || p.high.len() != dim {
             return Err(bad("levels"));
         }

@@ -79,6 +79,7 @@ impl TryFrom<Int8Params> for Int8Quantizer {
         if p.lo.is_empty() {
             return Err(Error::NotTrained { what: "ranges" });
         }
+        check_dim(p.lo.len()).map_err(|_| bad("dim"))?;
         check_clip(p.clip).map_err(|_| bad("clip"))?;
         if p.step.len() != p.lo.len() {
             return Err(bad("step"));

@@ -227,9 +227,14 @@ impl RabitqQuantizer {
     }
 
     fn encode_unchecked(&self, v: &[f32], out: &mut [u64], rotated: &mut [f32]) -> RabitqFactors {
-        let residual: Vec<f32> = v.iter().zip(&self.centroid).map(|(x, c)| x - c).collect();
-        let norm = dot64(&residual, &residual).sqrt();
-        let center_dot = dot64(&residual, &self.centroid) as f32;
+        let dim = self.dim();
+        for ((r, &x), &c) in rotated.iter_mut().zip(v).zip(&self.centroid) {
+            *r = x - c;
+        }
+        rotated[dim..].fill(0.0);
+        let residual = &rotated[..dim];
+        let norm = dot64(residual, residual).sqrt();
+        let center_dot = dot64(residual, &self.centroid) as f32;
         out.fill(0);
         if norm == 0.0 {
             return RabitqFactors {
@@ -238,11 +243,15 @@ impl RabitqQuantizer {
                 center_dot,
             };
         }
-        self.rotation.apply(&residual, rotated);
+        self.rotation.apply_in_place(rotated);
         let mut l1 = 0.0f64;
-        for (i, &x) in rotated.iter().enumerate() {
-            out[i / 64] |= u64::from(x > 0.0) << (i % 64);
-            l1 += f64::from(x.abs());
+        for (word, chunk) in out.iter_mut().zip(rotated.chunks_exact(64)) {
+            let mut bits = 0u64;
+            for (i, &x) in chunk.iter().enumerate() {
+                bits |= u64::from(x > 0.0) << i;
+                l1 += f64::from(x.abs());
+            }
+            *word = bits;
         }
         let alignment = (l1 / (norm * (self.padded_dim() as f64).sqrt())) as f32;
         RabitqFactors {

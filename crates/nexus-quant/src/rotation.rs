@@ -42,6 +42,12 @@ impl Rotation {
         debug_assert_eq!(out.len(), self.n);
         out[..x.len()].copy_from_slice(x);
         out[x.len()..].fill(0.0);
+        self.apply_in_place(out);
+    }
+
+    /// `buf = R · buf` where `buf.len() == padded_dim()` (the caller zero-pads).
+    pub(crate) fn apply_in_place(&self, out: &mut [f32]) {
+        debug_assert_eq!(out.len(), self.n);
         let scale = 1.0 / (self.n as f32).sqrt();
         for signs in self.signs.chunks_exact(self.n) {
             for (o, s) in out.iter_mut().zip(signs) {
