@@ -17,9 +17,6 @@
 //! // median(bound_s) → bound.bytes() / median / 1e9 GB/s, or rows / median for rows/s.
 //! ```
 
-// Not every helper has a caller in every suite yet.
-#![allow(dead_code)]
-
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -52,6 +49,7 @@ impl ReadBound {
 
     /// The median over `reps` passes of the read bandwidth in bytes per second (for a bound
     /// measured on its own; interleave [`Self::pass`] with the scan when you can).
+    #[allow(dead_code)] // Offered to suites with no scan loop to interleave with.
     pub(crate) fn bytes_per_sec(&self, reps: usize) -> f64 {
         let mut secs: Vec<f64> = (0..reps.max(1)).map(|_| self.pass()).collect();
         secs.sort_by(f64::total_cmp);

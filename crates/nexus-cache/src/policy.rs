@@ -50,14 +50,14 @@ pub(crate) struct Entry<K, V> {
 #[derive(Debug)]
 struct Node<K, V> {
     entry: Option<Entry<K, V>>,
-    links: Links,
     region: Region,
 }
 
-impl<K, V> Linked for Vec<Node<K, V>> {
+/// The list links live apart from the entries: a list move touches only this compact array.
+impl Linked for Vec<Links> {
     #[inline]
     fn links(&mut self, i: u32) -> &mut Links {
-        &mut self[i as usize].links
+        &mut self[i as usize]
     }
 }
 
@@ -151,6 +151,8 @@ pub(crate) struct PolicyCounters {
 pub(crate) struct Policy<K, V> {
     index: HashTable<u32>,
     nodes: Vec<Node<K, V>>,
+    /// `links[i]`: the list links of `nodes[i]`.
+    links: Vec<Links>,
     free: Vec<u32>,
     window: Deque,
     probation: Deque,
@@ -173,6 +175,7 @@ impl<K: Eq, V> Policy<K, V> {
         Self {
             index: HashTable::new(),
             nodes: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
             window: Deque::EMPTY,
             probation: Deque::EMPTY,
@@ -325,7 +328,7 @@ impl<K: Eq, V> Policy<K, V> {
             self.index.insert_unique(hash, i, |&j| {
                 nodes[j as usize].entry.as_ref().map_or(0, |e| e.hash)
             });
-            self.window.push_front(&mut self.nodes, i);
+            self.window.push_front(&mut self.links, i);
             self.window.weight += weight;
             if expires != NEVER {
                 self.expiry.insert((expires, i));
@@ -385,7 +388,6 @@ impl<K: Eq, V> Policy<K, V> {
     fn allocate(&mut self, entry: Entry<K, V>) -> u32 {
         let node = Node {
             entry: Some(entry),
-            links: Links::DETACHED,
             region: Region::Window,
         };
         match self.free.pop() {
@@ -395,6 +397,7 @@ impl<K: Eq, V> Policy<K, V> {
             }
             None => {
                 self.nodes.push(node);
+                self.links.push(Links::DETACHED);
                 u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 entries per shard")
             }
         }
@@ -407,7 +410,7 @@ impl<K: Eq, V> Policy<K, V> {
             Region::Probation => &mut self.probation,
             Region::Protected => &mut self.protected,
         };
-        list.unlink(&mut self.nodes, i);
+        list.unlink(&mut self.links, i);
         let entry = self.nodes[i as usize]
             .entry
             .take()
@@ -434,12 +437,12 @@ impl<K: Eq, V> Policy<K, V> {
         self.sketch.increment(hash);
         let weight = self.entry(i).weight;
         match self.nodes[i as usize].region {
-            Region::Window => self.window.move_to_front(&mut self.nodes, i),
-            Region::Protected => self.protected.move_to_front(&mut self.nodes, i),
+            Region::Window => self.window.move_to_front(&mut self.links, i),
+            Region::Protected => self.protected.move_to_front(&mut self.links, i),
             Region::Probation => {
-                self.probation.unlink(&mut self.nodes, i);
+                self.probation.unlink(&mut self.links, i);
                 self.probation.weight -= weight;
-                self.protected.push_front(&mut self.nodes, i);
+                self.protected.push_front(&mut self.links, i);
                 self.protected.weight += weight;
                 self.nodes[i as usize].region = Region::Protected;
                 self.demote_protected_overflow();
@@ -459,9 +462,9 @@ impl<K: Eq, V> Policy<K, V> {
                 break;
             };
             let w = self.entry(j).weight;
-            self.protected.unlink(&mut self.nodes, j);
+            self.protected.unlink(&mut self.links, j);
             self.protected.weight -= w;
-            self.probation.push_front(&mut self.nodes, j);
+            self.probation.push_front(&mut self.links, j);
             self.probation.weight += w;
             self.nodes[j as usize].region = Region::Probation;
         }
@@ -474,9 +477,9 @@ impl<K: Eq, V> Policy<K, V> {
         while self.window.weight > self.window_max {
             let Some(i) = self.window.back() else { break };
             let w = self.entry(i).weight;
-            self.window.unlink(&mut self.nodes, i);
+            self.window.unlink(&mut self.links, i);
             self.window.weight -= w;
-            self.probation.push_front(&mut self.nodes, i);
+            self.probation.push_front(&mut self.links, i);
             self.probation.weight += w;
             self.nodes[i as usize].region = Region::Probation;
             candidate.get_or_insert(i);
@@ -489,7 +492,7 @@ impl<K: Eq, V> Policy<K, V> {
             match (victim, candidate) {
                 (Some(v), None) => self.remove_node(v, RemovalCause::Capacity, sink),
                 (Some(v), Some(c)) => {
-                    let next = Deque::towards_front(&mut self.nodes, c);
+                    let next = Deque::towards_front(&mut self.links, c);
                     if self.admit(c, v) {
                         self.remove_node(v, RemovalCause::Capacity, sink);
                     } else {
@@ -498,7 +501,7 @@ impl<K: Eq, V> Policy<K, V> {
                     candidate = next;
                 }
                 (None, Some(c)) => {
-                    let next = Deque::towards_front(&mut self.nodes, c);
+                    let next = Deque::towards_front(&mut self.links, c);
                     self.remove_node(c, RemovalCause::Capacity, sink);
                     candidate = next;
                 }
@@ -540,7 +543,7 @@ impl<K: Eq, V> Policy<K, V> {
             let mut cur = d.back();
             while let Some(i) = cur {
                 out[n].push(i);
-                cur = Deque::towards_front(&mut self.nodes, i);
+                cur = Deque::towards_front(&mut self.links, i);
             }
             out[n].reverse();
         }

@@ -69,7 +69,7 @@ impl<T: Element> Vectors<T> {
     /// # Errors
     /// [`Error::InvalidArgument`] if `dim` is zero or does not divide `data.len()`.
     pub fn from_flat(dim: usize, data: Vec<T>) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(Error::InvalidArgument(format!(
                 "{} values do not form rows of dimension {dim}",
                 data.len()

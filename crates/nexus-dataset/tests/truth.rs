@@ -28,7 +28,7 @@ proptest! {
         let k = k.min(base.len());
         let metric = [Metric::InnerProduct, Metric::L2, Metric::Cosine][m];
         let set = Vectors::from_rows(&base).unwrap();
-        let got = exact_top_k(&set, &Vectors::from_rows(&[q.clone()]).unwrap(), k, metric).unwrap();
+        let got = exact_top_k(&set, &Vectors::from_rows(std::slice::from_ref(&q)).unwrap(), k, metric).unwrap();
         prop_assert_eq!(got.row(0).to_vec(), sorted_reference(&base, &q, k, metric));
     }
 

@@ -129,6 +129,6 @@ fn unsynced_dir_entries_can_vanish() {
             data[..1000].iter().all(|&b| b == 1),
             "synced bytes must survive"
         );
-        assert!(data.len() == 2500 || data.len() % 512 == 0 || data.len() == 1000);
+        assert!(data.len() == 2500 || data.len().is_multiple_of(512) || data.len() == 1000);
     }
 }

@@ -17,9 +17,18 @@ const SUITE: &str = "exact";
 const K: usize = 10;
 
 /// A score ordered totally, then by id (lower id wins ties).
-#[derive(PartialEq, PartialOrd)]
 struct Scored(f64, Reverse<u64>);
+impl PartialEq for Scored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
 impl Eq for Scored {}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for Scored {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))

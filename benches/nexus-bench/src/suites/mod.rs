@@ -4,6 +4,8 @@ use crate::Suite;
 
 mod cache;
 mod exact;
+mod index;
+mod kernels;
 mod quant;
 mod storage;
 
@@ -12,6 +14,10 @@ pub(crate) const ALL: &[Suite] = &[
     Suite {
         name: "exact",
         run: exact::run,
+    },
+    Suite {
+        name: "kernels",
+        run: kernels::run,
     },
     Suite {
         name: "quant",
@@ -24,5 +30,9 @@ pub(crate) const ALL: &[Suite] = &[
     Suite {
         name: "storage",
         run: storage::run,
+    },
+    Suite {
+        name: "index",
+        run: index::run,
     },
 ];

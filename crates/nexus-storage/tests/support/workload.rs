@@ -11,12 +11,15 @@ use rand::{Rng, SeedableRng};
 pub(crate) const DIM: usize = 4;
 pub(crate) const CODE: usize = 2;
 
-/// id → (vector, code, meta).
-pub(crate) type Model = BTreeMap<u64, (Vec<f32>, Vec<u8>, Vec<u8>)>;
+/// A record's contents: (vector, code, meta).
+pub(crate) type Contents = (Vec<f32>, Vec<u8>, Vec<u8>);
+
+/// id → contents.
+pub(crate) type Model = BTreeMap<u64, Contents>;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
-    Commit(Vec<(u64, Option<(Vec<f32>, Vec<u8>, Vec<u8>)>)>, Durability),
+    Commit(Vec<(u64, Option<Contents>)>, Durability),
     Flush,
     Compact,
 }

@@ -88,7 +88,8 @@ fn hits_of(which: usize, keys: &[u32], distinct: usize, cap: usize) -> BenchResu
 }
 
 /// Every cell of every trace, two worker threads pulling cells (largest traces first).
-pub(super) fn run(traces: &[Trace]) -> BenchResult<Vec<Cell>> {
+/// `only`: the impls to run (others are NaN), or all when empty.
+pub(super) fn run(traces: &[Trace], only: &[String]) -> BenchResult<Vec<Cell>> {
     let mut jobs: Vec<(usize, usize)> = (0..traces.len())
         .flat_map(|t| (0..PERCENTS.len()).map(move |p| (t, p)))
         .collect();
@@ -106,8 +107,11 @@ pub(super) fn run(traces: &[Trace]) -> BenchResult<Vec<Cell>> {
                     let tr = &traces[t];
                     let (frac, pct) = PERCENTS[p];
                     let cap = capacity(frac, tr.distinct);
-                    let mut ratios = [0.0; 5];
+                    let mut ratios = [f64::NAN; 5];
                     for (i, r) in ratios.iter_mut().enumerate() {
+                        if !only.is_empty() && !only.iter().any(|o| o == IMPLS[i]) {
+                            continue;
+                        }
                         match hits_of(i, &tr.keys, tr.distinct, cap) {
                             Ok(h) => *r = h as f64 / tr.keys.len().max(1) as f64,
                             Err(e) => errors.lock().expect("no panics").push(e.to_string()),

@@ -10,7 +10,7 @@
 //!   `--max-accesses` accesses (default 2M: cuts P2, P3, P6 and orm-busy) and `distinct` counts
 //!   the keys of what is replayed. `--quick`: the three smallest trace files only.
 //! - Throughput: rows `mops/zipf{0.9,1.1}/t{1,2}` (unit `Mops/s`), medians of 5 interleaved
-//!   repetitions (1 when quick).
+//!   repetitions (1 when quick); `--no-throughput` skips them.
 //! - Summary on stderr: mean hit/OPT per impl, the share of cells where nexus is within 1 pp of
 //!   the better of moka and quick_cache, nexus against LRU on the recency-heavy traces, and
 //!   throughput ratios to quick_cache.
@@ -71,10 +71,15 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
             }
             loaded.push(t);
         }
-        let cells = hit_ratio::run(&loaded)?;
+        // `--impls a,b`: run only these (for tuning; the rows of the others are left out).
+        let only: Vec<String> = ctx
+            .flag("--impls")
+            .map(|v| v.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        let cells = hit_ratio::run(&loaded, &only)?;
         for c in &cells {
             let name = format!("hit_ratio/{}/{}", c.trace, c.pct);
-            for (i, r) in c.ratios.iter().enumerate() {
+            for (i, r) in c.ratios.iter().enumerate().filter(|(_, r)| !r.is_nan()) {
                 rows.push(Row::new(SUITE, name.clone(), IMPLS[i], *r, "ratio"));
             }
         }
@@ -84,6 +89,9 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
             "cache: traces directory {} not found: hit-ratio part skipped (throughput still runs)",
             dir.display()
         );
+    }
+    if ctx.has_flag("--no-throughput") {
+        return Ok(rows);
     }
     let tp = throughput::run(ctx.quick)?;
     print_throughput_summary(&tp);
