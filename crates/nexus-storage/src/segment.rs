@@ -1,9 +1,11 @@
-//! Immutable segment files: sorted ids, row flags, aligned f32 vectors, codes and metadata,
-//! read zero-copy from a mapping; a checksummed footer, block checksum table and rkyv-archived
-//! info checked on open; per-block checksums of the large sections checked by `verify`.
+//! Immutable segment files: sorted ids, row flags, aligned f32 vectors and codes read zero-copy
+//! from a mapping, record metadata archived with rkyv (validated with bytecheck on open, then
+//! read zero-copy); a checksummed footer, block checksum table and rkyv-archived info checked
+//! on open; per-block checksums of the large sections checked by `verify`.
 
 use std::fmt;
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +20,7 @@ compile_error!(
 );
 
 pub(crate) const MAGIC: &[u8; 8] = b"NEXUSSEG";
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 pub(crate) const FOOTER_LEN: usize = 68;
 /// Bytes covered by one checksum of the large region.
 pub(crate) const BLOCK: usize = 64 * 1024;
@@ -38,18 +40,28 @@ pub(crate) struct SegmentInfo {
     pub(crate) tombstones: u64,
 }
 
+/// The records' metadata, archived with rkyv: row `i`'s bytes are
+/// `blob[offsets[i]..offsets[i + 1]]`. Validating the archive (bytecheck) is O(1) in the row
+/// count — two vectors of plain bytes and integers — so `open` does it; the offsets' values are
+/// checked on every read and by `verify`.
+#[derive(rkyv::Archive, rkyv::Serialize)]
+pub(crate) struct RecordMeta {
+    offsets: Vec<u64>,
+    blob: Vec<u8>,
+}
+
 /// Where every section lies, derived from the footer's counts with checked arithmetic.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     count: usize,
     dim: usize,
     code_bytes: usize,
+    /// Length of the archived [`RecordMeta`].
     meta_len: usize,
     flags: usize,
     vectors: usize,
     codes: usize,
-    meta_offsets: usize,
-    meta_blob: usize,
+    meta: usize,
     large_len: usize,
     table: usize,
     blocks: usize,
@@ -73,9 +85,8 @@ impl Layout {
         let flags = count.checked_mul(8)?;
         let vectors = pad(flags.checked_add(count)?)?;
         let codes = pad(vectors.checked_add(count.checked_mul(dim)?.checked_mul(4)?)?)?;
-        let meta_offsets = pad(codes.checked_add(count.checked_mul(code_bytes)?)?)?;
-        let meta_blob = meta_offsets.checked_add(count.checked_add(1)?.checked_mul(8)?)?;
-        let large_len = pad(meta_blob.checked_add(meta_len)?)?;
+        let meta = pad(codes.checked_add(count.checked_mul(code_bytes)?)?)?;
+        let large_len = pad(meta.checked_add(meta_len)?)?;
         let blocks = large_len.div_ceil(BLOCK);
         let table = large_len;
         let info = table.checked_add(blocks.checked_mul(4)?)?;
@@ -89,8 +100,7 @@ impl Layout {
             flags,
             vectors,
             codes,
-            meta_offsets,
-            meta_blob,
+            meta,
             large_len,
             table,
             blocks,
@@ -166,12 +176,27 @@ pub(crate) fn write(
     rows: &[RowRef<'_>],
 ) -> io::Result<u64> {
     let too_big = || io::Error::other("segment too large");
-    let meta_len = rows
+    let blob_len = rows
         .iter()
         .try_fold(0usize, |a, r| {
             a.checked_add(r.put.map_or(0, |p| p.meta.len()))
         })
         .ok_or_else(too_big)?;
+    let mut record_meta = RecordMeta {
+        offsets: Vec::with_capacity(rows.len() + 1),
+        blob: Vec::with_capacity(blob_len),
+    };
+    record_meta.offsets.push(0);
+    for r in rows {
+        if let Some(p) = r.put {
+            record_meta.blob.extend_from_slice(p.meta);
+        }
+        record_meta.offsets.push(record_meta.blob.len() as u64);
+    }
+    let meta_bytes =
+        rkyv::to_bytes::<rkyv::rancor::Error>(&record_meta).map_err(io::Error::other)?;
+    drop(record_meta);
+    let meta_len = meta_bytes.len();
     let live = rows.iter().filter(|r| r.put.is_some()).count() as u64;
     let info = SegmentInfo {
         id,
@@ -219,18 +244,8 @@ pub(crate) fn write(
     for r in rows {
         w.write(r.put.map_or(&zero_code[..], |p| p.code))?;
     }
-    w.pad_to(l.meta_offsets)?;
-    let mut off = 0u64;
-    w.write(&off.to_le_bytes())?;
-    for r in rows {
-        off += r.put.map_or(0, |p| p.meta.len()) as u64;
-        w.write(&off.to_le_bytes())?;
-    }
-    for r in rows {
-        if let Some(p) = r.put {
-            w.write(p.meta)?;
-        }
-    }
+    w.pad_to(l.meta)?;
+    w.write(&meta_bytes)?;
     w.pad_to(l.large_len)?;
     if !w.pos.is_multiple_of(BLOCK) {
         w.crcs.push(w.block_crc);
@@ -267,6 +282,10 @@ pub struct Segment {
     map: Mapping,
     layout: Layout,
     info: SegmentInfo,
+    /// Byte ranges in the file of the validated metadata archive's offsets (`count + 1` × u64)
+    /// and blob.
+    meta_offsets: Range<usize>,
+    meta_blob: Range<usize>,
     /// Set when a manifest no longer names the file: delete it when the last clone drops.
     obsolete: AtomicBool,
     backend: Option<Arc<dyn Backend>>,
@@ -367,12 +386,12 @@ impl Segment {
                 "segment info counts disagree with the footer",
             ));
         }
+        let (meta_offsets, meta_blob) = Self::validate_meta(path, bytes, &layout)?;
         // The casts below cannot fail for a mapping (page-aligned) or a heap copy (64-aligned);
         // checking once here lets the accessors use the panicking forms safely.
         let casts_ok = bytemuck::try_cast_slice::<u8, u64>(&bytes[..layout.flags]).is_ok()
             && bytemuck::try_cast_slice::<u8, f32>(&bytes[layout.vectors..layout.codes]).is_ok()
-            && bytemuck::try_cast_slice::<u8, u64>(&bytes[layout.meta_offsets..layout.meta_blob])
-                .is_ok();
+            && bytemuck::try_cast_slice::<u8, u64>(&bytes[meta_offsets.clone()]).is_ok();
         if !casts_ok {
             return Err(bad(0, "segment bytes are not aligned"));
         }
@@ -382,9 +401,39 @@ impl Segment {
             map,
             layout,
             info,
+            meta_offsets,
+            meta_blob,
             obsolete: AtomicBool::new(false),
             backend,
         })
+    }
+
+    /// Validates the archived [`RecordMeta`] with bytecheck (its root, vector headers and their
+    /// bounds: O(1) in the row count) and returns where its offsets and blob lie in `bytes`.
+    fn validate_meta(
+        path: &Path,
+        bytes: &[u8],
+        l: &Layout,
+    ) -> Result<(Range<usize>, Range<usize>)> {
+        let bad = |what| Error::corrupt(path, l.meta as u64, what);
+        let archive = &bytes[l.meta..l.meta + l.meta_len];
+        let meta = rkyv::access::<ArchivedRecordMeta, rkyv::rancor::Error>(archive)
+            .map_err(|_| bad("record metadata does not validate"))?;
+        let (offsets, blob) = (meta.offsets.as_slice(), meta.blob.as_slice());
+        if offsets.len() != l.count + 1 {
+            return Err(bad("record metadata has the wrong row count"));
+        }
+        if offsets[0].to_native() != 0 || offsets[l.count].to_native() != blob.len() as u64 {
+            return Err(bad("record metadata offsets do not span its blob"));
+        }
+        // Both slices lie inside `archive` (bytecheck checked their bounds).
+        let at = |p: *const u8| p.addr() - bytes.as_ptr().addr();
+        let offsets_at = at(offsets.as_ptr().cast());
+        let blob_at = at(blob.as_ptr());
+        Ok((
+            offsets_at..offsets_at + offsets.len() * 8,
+            blob_at..blob_at + blob.len(),
+        ))
     }
 
     pub(crate) fn set_obsolete(&self) {
@@ -469,17 +518,17 @@ impl Segment {
     /// # Panics
     /// If `i >= self.len()`.
     pub fn meta(&self, i: usize) -> Result<&[u8]> {
-        let l = &self.layout;
-        let offsets: &[u64] = bytemuck::cast_slice(&self.bytes()[l.meta_offsets..l.meta_blob]);
+        let offsets: &[u64] = bytemuck::cast_slice(&self.bytes()[self.meta_offsets.clone()]);
+        let blob = &self.bytes()[self.meta_blob.clone()];
         let (a, b) = (offsets[i], offsets[i + 1]);
-        if a > b || b > l.meta_len as u64 {
+        if a > b || b > blob.len() as u64 {
             return Err(Error::corrupt(
                 &self.path,
-                (l.meta_offsets + i * 8) as u64,
+                (self.meta_offsets.start + i * 8) as u64,
                 "metadata offsets out of bounds",
             ));
         }
-        Ok(&self.bytes()[l.meta_blob + a as usize..l.meta_blob + b as usize])
+        Ok(&blob[a as usize..b as usize])
     }
 
     /// The row of `id`, if the segment has one (binary search over the sorted ids).
@@ -516,12 +565,15 @@ impl Segment {
         if flags.iter().filter(|&&f| f == FLAG_PUT).count() as u64 != self.info.live {
             return Err(bad(l.flags, "row flags disagree with the live count"));
         }
-        let offsets: &[u64] = bytemuck::cast_slice(&bytes[l.meta_offsets..l.meta_blob]);
+        let offsets: &[u64] = bytemuck::cast_slice(&bytes[self.meta_offsets.clone()]);
         if offsets.first() != Some(&0)
-            || offsets.last() != Some(&(l.meta_len as u64))
+            || offsets.last() != Some(&(self.meta_blob.len() as u64))
             || offsets.windows(2).any(|w| w[0] > w[1])
         {
-            return Err(bad(l.meta_offsets, "metadata offsets are not monotone"));
+            return Err(bad(
+                self.meta_offsets.start,
+                "metadata offsets are not monotone",
+            ));
         }
         Ok(l.blocks)
     }

@@ -509,8 +509,9 @@ impl Store {
 
     /// Commits `batch` atomically: it is appended to the WAL as one checksummed record and is
     /// visible to reads when this returns; it is durable when this returns unless
-    /// `durability` is [`Durability::Never`]. An error leaves the batch all or nothing; after
-    /// an I/O error the store refuses writes until reopened.
+    /// `durability` is [`Durability::Never`]. After an error the batch is all or nothing on
+    /// disk (a reopen finds it whole or not at all), and after an I/O error the store refuses
+    /// writes until reopened ([`Error::Poisoned`]; fsync errors are not retried).
     pub fn commit(&self, batch: Batch, durability: Durability) -> Result<()> {
         self.check_writable()?;
         for op in &batch.ops {
@@ -551,7 +552,6 @@ impl Store {
             }
             st.appended += record.len() as u64;
             let lsn = st.appended;
-            apply(&mut st.memtable, batch.ops);
             if durability == Durability::Always {
                 if let Err(e) = wal.sync() {
                     return self.failed(Error::io(&path, e));
@@ -559,6 +559,7 @@ impl Store {
                 let mut s = self.sync.lock();
                 s.synced = s.synced.max(lsn);
             }
+            apply(&mut st.memtable, batch.ops);
             lsn
         };
         if durability == Durability::Grouped {

@@ -144,9 +144,24 @@ fn decode_payload(
     Ok(ops)
 }
 
-/// Reads a WAL file of a store of the given shape. A failure whose bytes reach into the last
-/// [`TAIL_WINDOW`] bytes of the file is a torn tail (cut and reported); anything earlier is
-/// corruption.
+/// Whether a complete record that checks out (header and payload checksums) starts at `pos`.
+fn valid_record_at(bytes: &[u8], pos: usize) -> bool {
+    let Some(rest) = bytes.get(pos..) else {
+        return false;
+    };
+    let mut c = Cursor::new(rest);
+    let (Some(len), Some(pcrc), Some(hcrc)) = (c.u32(), c.u32(), c.u32()) else {
+        return false;
+    };
+    hcrc == crc(&rest[..8])
+        && (len as usize) <= MAX_PAYLOAD
+        && c.take(len as usize).is_some_and(|p| crc(p) == pcrc)
+}
+
+/// Reads a WAL file of a store of the given shape. A failed record is a torn tail (cut and
+/// reported) when its bytes reach into the last [`TAIL_WINDOW`] bytes of the file and no
+/// record that checks out follows it (a power cut tears the end of the file, so nothing valid
+/// can follow a torn record); anything else is corruption.
 pub(crate) fn read(
     path: &Path,
     bytes: &[u8],
@@ -204,7 +219,11 @@ pub(crate) fn read(
             break;
         };
         if hcrc != crc(&rest[..8]) || len as usize > MAX_PAYLOAD {
-            if in_tail(at + RECORD_HEADER_LEN as u64) {
+            // The length is unknown: look for a valid record anywhere after this one (at
+            // most a sector's worth of positions, as this one reaches into the last sector).
+            if in_tail(at + RECORD_HEADER_LEN as u64)
+                && !(pos + 1..bytes.len()).any(|p| valid_record_at(bytes, p))
+            {
                 cut(&mut out, at);
                 break;
             }
@@ -218,7 +237,7 @@ pub(crate) fn read(
         }
         let payload = &rest[RECORD_HEADER_LEN..end];
         if crc(payload) != pcrc {
-            if in_tail(at + end as u64) {
+            if in_tail(at + end as u64) && !valid_record_at(bytes, pos + end) {
                 cut(&mut out, at);
                 break;
             }
