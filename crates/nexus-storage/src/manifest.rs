@@ -126,8 +126,10 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Manifest> {
     Ok(m)
 }
 
-/// Replaces the manifest atomically: write a temporary file, fsync it, rename it over the
-/// manifest, fsync the directory.
+/// Replaces the manifest atomically: write a temporary file, fsync it, fsync the directory
+/// (so that every file the new manifest names — created since the last directory fsync — is
+/// durably named before the manifest can be: a file system need not keep directory
+/// operations in order), rename it over the manifest, fsync the directory.
 pub(crate) fn store(backend: &dyn Backend, dir: &Path, m: &Manifest) -> Result<()> {
     let temp = dir.join(TEMP);
     let file = backend.create(&temp).map_err(|e| Error::io(&temp, e))?;
@@ -135,6 +137,7 @@ pub(crate) fn store(backend: &dyn Backend, dir: &Path, m: &Manifest) -> Result<(
         .map_err(|e| Error::io(&temp, e))?;
     file.sync().map_err(|e| Error::io(&temp, e))?;
     drop(file);
+    backend.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
     let path = dir.join(FILE);
     backend
         .rename(&temp, &path)

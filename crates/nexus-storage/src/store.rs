@@ -299,6 +299,13 @@ fn map_attachment(
     })
 }
 
+/// Whether `name` is a WAL, segment or attachment file.
+fn is_store_file(name: &str) -> bool {
+    manifest::parse_name(name, "wal-", ".log").is_some()
+        || manifest::parse_name(name, "seg-", ".seg").is_some()
+        || manifest::parse_name(name, "att-", ".bin").is_some()
+}
+
 fn valid_role(role: &str) -> bool {
     (1..=32).contains(&role.len())
         && role
@@ -330,6 +337,10 @@ impl Store {
             backend
                 .create_dir_all(&dir)
                 .map_err(|e| Error::io(&dir, e))?;
+            // The new directory's own name must be durable too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                backend.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
+            }
         }
         let lock_path = dir.join(LOCK_FILE);
         let mode = if ro {
@@ -366,6 +377,17 @@ impl Store {
             }
             m
         } else {
+            // A store's first durable file is its manifest; WALs, segments and attachments
+            // come later. Without a manifest they are not orphans to delete but a lost
+            // manifest: refuse rather than start an empty store over them.
+            let names = backend.list(&dir).map_err(|e| Error::io(&dir, e))?;
+            if names.iter().any(|n| is_store_file(n)) {
+                return Err(Error::corrupt(
+                    &manifest_path,
+                    0,
+                    "manifest missing but the directory holds store files",
+                ));
+            }
             if ro || !options.create_if_missing {
                 return Err(Error::NotFound { path: dir });
             }
@@ -402,6 +424,16 @@ impl Store {
         }
 
         let names = backend.list(&dir).map_err(|e| Error::io(&dir, e))?;
+        // The manifest's WAL was created (and named durably) before the manifest; only a
+        // brand-new store's first manifest (`wal_start == next_file`) precedes its WAL.
+        let first_wal = manifest::wal_name(manifest.wal_start);
+        if manifest.wal_start < manifest.next_file && !names.contains(&first_wal) {
+            return Err(Error::corrupt(
+                dir.join(first_wal),
+                0,
+                "the WAL the manifest names is missing",
+            ));
+        }
         let mut wals: Vec<u64> = names
             .iter()
             .filter_map(|n| manifest::parse_name(n, "wal-", ".log"))

@@ -202,3 +202,30 @@ fn a_foreign_format_version_is_named() {
         other => panic!("expected a version error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_lost_manifest_or_wal_is_reported_not_papered_over() {
+    let (fs, models) = build();
+    let manifest = file_named(&fs, "MANIFEST");
+    let saved = fs.file(&manifest).unwrap();
+    fs.remove(&manifest).unwrap();
+    for read_only in [false, true] {
+        let e = Store::open_with(Arc::new(fs.clone()), "/db", options().read_only(read_only))
+            .expect_err("a store without its manifest must not open");
+        assert!(e.is_corruption(), "{e}");
+    }
+    // Nothing was deleted or replaced: put the manifest back and everything is there.
+    fs.create(&manifest).unwrap().write_all(&saved).unwrap();
+    assert_eq!(
+        &snapshot(&open_and_verify(&fs).unwrap()),
+        models.last().unwrap()
+    );
+
+    let wal = file_named(&fs, "wal-");
+    fs.remove(&wal).unwrap();
+    let e = Store::open_with(Arc::new(fs.clone()), "/db", options()).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt { path, .. } if *path == wal),
+        "{e}"
+    );
+}

@@ -17,7 +17,26 @@ fn options() -> Options {
 
 #[test]
 fn every_failed_call_is_reported_and_recovered() {
-    let steps = generate(42, 40);
+    // One workload by default; `NEXUS_FAULT_SEEDS=N` runs N of them.
+    let seeds: u64 = std::env::var("NEXUS_FAULT_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let (mut cases, mut reported) = (0, 0);
+    for seed in 42..42 + seeds {
+        let (c, r) = check_workload(seed);
+        cases += c;
+        reported += r;
+    }
+    eprintln!(
+        "fault injection: {cases} cases over {seeds} workloads (every call x 3 faults), {reported} reported an error"
+    );
+    assert!(reported > cases / 2);
+}
+
+/// Fails every call of one workload in turn with each fault; returns (cases, errors reported).
+fn check_workload(seed: u64) -> (usize, usize) {
+    let steps = generate(seed, 40);
     let models = models(&steps);
 
     // Count the calls of a clean run.
@@ -37,7 +56,7 @@ fn every_failed_call_is_reported_and_recovered() {
         for n in 0..total {
             let mem = MemFs::new();
             let ffs = FaultFs::new(Arc::new(mem.clone()), n, fault);
-            let ctx = format!("{fault:?} at call {n}");
+            let ctx = format!("seed {seed}: {fault:?} at call {n}");
             let (mut acked, mut durable, mut failed) = (0, 0, false);
             match Store::open_with(Arc::new(ffs.clone()), "/db", options()) {
                 Err(_) => failed = true,
@@ -96,8 +115,5 @@ fn every_failed_call_is_reported_and_recovered() {
             );
         }
     }
-    eprintln!(
-        "fault injection: {cases} cases ({total} calls x 3 faults), {reported} reported an error"
-    );
-    assert!(reported > cases / 2);
+    (cases, reported)
 }

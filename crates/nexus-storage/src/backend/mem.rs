@@ -23,9 +23,10 @@ pub const SECTOR: usize = 512;
 /// - a file's data written since its last `sync` survives only as a prefix, cut at a
 ///   [`SECTOR`] boundary (or at its end), and the last surviving sector may be torn (filled
 ///   with garbage from some byte on);
-/// - the directory operations since the directory's last `sync_dir` survive as a prefix of
-///   the sequence in which they were made (a journaling file system's ordered metadata);
-///   a rename is atomic.
+/// - each create, rename and delete since the directory's last `sync_dir` may be lost: half
+///   of the images keep a prefix of them in the order they were made (a journaling file
+///   system's ordered metadata), the other half an arbitrary subset (no ordering at all). A
+///   rename is atomic, and one whose source did not survive does nothing.
 ///
 /// Directories themselves are treated as durable once created. Clones share the same state.
 #[derive(Clone, Default)]
@@ -167,9 +168,17 @@ impl MemFs {
         let mut rng = SplitMix(seed);
         let mut names = s.durable_names.clone();
         for ops in s.pending.values() {
-            let keep = rng.below(ops.len() + 1);
-            for op in &ops[..keep] {
-                apply(&mut names, op);
+            if rng.below(2) == 0 {
+                let keep = rng.below(ops.len() + 1);
+                for op in &ops[..keep] {
+                    apply(&mut names, op);
+                }
+            } else {
+                for op in ops {
+                    if rng.below(2) == 0 {
+                        apply(&mut names, op);
+                    }
+                }
             }
         }
         let mut image = State {

@@ -3,7 +3,8 @@
 //!
 //! The parent re-executes its own binary in child mode (an environment variable). The child
 //! writes records from three threads (one under `Durability::Always`, two under
-//! `Durability::Grouped`, with flushes and compactions mixed in) and prints `ack <id>` only
+//! `Durability::Grouped`; the first also flushes every 10 commits and compacts when there are
+//! more than 4 segments, so kills land in flushes and compactions too) and prints `ack <id>` only
 //! after a commit returned `Ok`. The parent kills it with SIGKILL at a random moment, reopens
 //! the store and checks that every acknowledged record is there with the right bytes.
 
@@ -63,7 +64,7 @@ pub(crate) fn child_main(spec: &str) -> ! {
                         .expect("stdout");
                     out.flush().expect("stdout");
                     drop(out);
-                    if t == 0 && k % 40 == 39 {
+                    if t == 0 && k % 10 == 9 {
                         store.flush().expect("flush");
                         if store.segments().len() > 4 {
                             store.compact().expect("compact");
