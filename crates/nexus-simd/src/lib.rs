@@ -261,7 +261,7 @@ pub fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
     (kernels().dot_i8_one_to_many)(query, block, out);
 }
 
-/// Σ query[i]·code[i] with an f32 query and i8 codes. A per-vector or per-dimension scale is
+/// `Σ query[i]·code[i]` with an f32 query and i8 codes. A per-vector or per-dimension scale is
 /// the caller's to fold into the query beforehand (`query[i] * scale[i]`), so the kernel is one
 /// multiply-add per value.
 ///
@@ -364,7 +364,7 @@ pub fn and_popcount_planes_one_to_many(
     (kernels().and_popcount_planes_one_to_many)(planes, bits, codes, out);
 }
 
-/// Σ query[i] over the set bits i of a 1-bit `code` (bit i is bit `i % 64` of word `i / 64`);
+/// `Σ query[i]` over the set bits i of a 1-bit `code` (bit i is bit `i % 64` of word `i / 64`);
 /// bits at or beyond `query.len()` are ignored.
 ///
 /// # Panics
