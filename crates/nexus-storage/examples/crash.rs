@@ -36,7 +36,10 @@ fn main() -> ExitCode {
     let dir = dir.unwrap_or_else(|| temp.path().join("store"));
     let exe = std::env::current_exe().expect("own path");
     let out = crash::run_parent(&dir, cycles, &exe, &[], seed);
-    eprintln!("crash: {} records acknowledged in total", out.acked);
+    eprintln!(
+        "crash: {} records acknowledged in total; {} of {} kills came after the child's first ack",
+        out.acked, out.cycles_with_acks, out.cycles
+    );
     println!(
         "crash: {} cycles, {} lost, {} failed opens",
         out.cycles, out.lost, out.failed_opens

@@ -35,7 +35,7 @@
 //! All file I/O goes through [`Backend`]: [`RealFs`]; [`MemFs`], an in-memory file system that
 //! is also a power-loss simulator ([`MemFs::crash_image`]); and [`FaultFs`], which fails,
 //! short-writes or fails an fsync at the n-th call. The byte format of every file is in
-//! [`format`].
+//! [`mod@format`].
 //!
 //! # Example
 //!

@@ -81,11 +81,19 @@ fn append_rate(
     Ok((threads * per_thread) as f64 / secs)
 }
 
-/// The cached store of `n` vectors (built once: batches of 10k, a segment per 100k).
+/// Whether `dir` holds a complete store of `n` rows that this build reads.
+fn cache_is_usable(dir: &Path, n: usize) -> bool {
+    dir.join("COMPLETE").exists()
+        && Store::open(dir, Options::new(DIM).read_only(true))
+            .is_ok_and(|s| s.segments().iter().map(|g| g.len()).sum::<usize>() == n)
+}
+
+/// The cached store of `n` vectors (built once: batches of 10k, a segment per 100k; rebuilt
+/// when missing, incomplete or of another format version).
 fn cached_store(n: usize, base: &[f32], n_base: usize) -> BenchResult<PathBuf> {
     let dir = bench_dir().join(format!("storage-{n}"));
     let done = dir.join("COMPLETE");
-    if done.exists() {
+    if cache_is_usable(&dir, n) {
         return Ok(dir);
     }
     let _ = std::fs::remove_dir_all(&dir);

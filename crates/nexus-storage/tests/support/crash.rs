@@ -5,7 +5,8 @@
 //! writes records from three threads (one under `Durability::Always`, two under
 //! `Durability::Grouped`; the first also flushes every 10 commits and compacts when there are
 //! more than 4 segments, so kills land in flushes and compactions too) and prints `ack <id>` only
-//! after a commit returned `Ok`. The parent kills it with SIGKILL at a random moment, reopens
+//! after a commit returned `Ok`. The parent kills it with SIGKILL at a random moment (in one
+//! cycle of five while it opens and recovers, otherwise 0-250 ms after its first ack), reopens
 //! the store and checks that every acknowledged record is there with the right bytes.
 
 #![allow(dead_code)]
@@ -82,6 +83,8 @@ pub(crate) fn child_main(spec: &str) -> ! {
 pub(crate) struct Outcome {
     pub(crate) cycles: usize,
     pub(crate) acked: usize,
+    /// Cycles whose child acknowledged at least one record before it was killed.
+    pub(crate) cycles_with_acks: usize,
     pub(crate) lost: usize,
     pub(crate) failed_opens: usize,
 }
@@ -107,22 +110,43 @@ pub(crate) fn run_parent(
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the child");
-        std::thread::sleep(Duration::from_millis(rng.random_range(5..80)));
+        // The child's output, read on a thread that reports the first byte (the first ack).
+        let mut stdout = child.stdout.take().expect("piped");
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if text.is_empty() {
+                    let _ = first_tx.send(());
+                }
+                text.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        if rng.random_bool(0.2) {
+            // Kill while the child starts up and recovers (its open flushes and swaps).
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
+        } else {
+            // Kill while it writes: some time after its first acknowledgement.
+            let _ = first_rx.recv_timeout(Duration::from_secs(20));
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..250)));
+        }
         let _ = child.kill(); // SIGKILL on Unix
-        let mut text = String::new();
-        let _ = child
-            .stdout
-            .take()
-            .expect("piped")
-            .read_to_string(&mut text);
         let _ = child.wait();
+        let text = reader.join().expect("reader thread");
         // Only complete lines: a line cut by the kill was not fully acknowledged.
         let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        let before = acked.len();
         for line in complete.lines() {
             if let Some(id) = line.strip_prefix("ack ").and_then(|s| s.parse().ok()) {
                 acked.insert(id);
             }
         }
+        out.cycles_with_acks += usize::from(acked.len() > before);
         out.cycles += 1;
         let store = match Store::open(dir, options()) {
             Ok(s) => s,
