@@ -309,61 +309,65 @@ fn one_to_many_kernels_match_one_to_one_references() {
     for (level, k) in levels() {
         for n in lengths() {
             let adversarial = n % 2 == 1;
-            let q = floats(&mut rng, n, adversarial);
-            let block = floats(&mut rng, n * ROWS, adversarial);
-            let (bb, o) = at_offset(&block, 1);
+            // Query and block both at element offsets that break every vector alignment.
+            let (bq, oq) = at_offset(&floats(&mut rng, n, adversarial), 3);
+            let q = &bq[oq..oq + n];
+            let (bb, o) = at_offset(&floats(&mut rng, n * ROWS, adversarial), 1);
             let block = &bb[o..o + n * ROWS];
             let rows = || block.chunks_exact(n.max(1)).take(ROWS);
             let mut out = vec![f32::NAN; ROWS];
             if n > 0 {
-                (k.dot_one_to_many)(&q, block, &mut out);
+                (k.dot_one_to_many)(q, block, &mut out);
                 for (r, row) in rows().enumerate() {
                     assert_close(
                         out[r],
-                        ref_dot(&q, row),
+                        ref_dot(q, row),
                         n,
                         &format!("dot 1:n {level} n={n} r={r}"),
                     );
                 }
-                (k.l2_squared_one_to_many)(&q, block, &mut out);
+                (k.l2_squared_one_to_many)(q, block, &mut out);
                 for (r, row) in rows().enumerate() {
                     assert_close(
                         out[r],
-                        ref_l2(&q, row),
+                        ref_l2(q, row),
                         n,
                         &format!("l2 1:n {level} n={n} r={r}"),
                     );
                 }
             }
 
-            let qi = bytes(&mut rng, n, adversarial);
-            let bi = bytes(&mut rng, n * ROWS, adversarial);
+            let (bqi, oqi) = at_offset(&bytes(&mut rng, n, adversarial), 5);
+            let qi = &bqi[oqi..oqi + n];
+            let (bbi, obi) = at_offset(&bytes(&mut rng, n * ROWS, adversarial), 7);
+            let bi = &bbi[obi..obi + n * ROWS];
             if n > 0 {
-                let mut out = vec![0i32; ROWS];
-                (k.dot_i8_one_to_many)(&qi, &bi, &mut out);
+                let mut out = vec![i32::MIN; ROWS];
+                (k.dot_i8_one_to_many)(qi, bi, &mut out);
                 for (r, row) in bi.chunks_exact(n).enumerate() {
                     assert_eq!(
                         i64::from(out[r]),
-                        ref_dot_i8(&qi, row),
-                        "i8 1:n {level} n={n}"
+                        ref_dot_i8(qi, row),
+                        "i8 1:n {level} n={n} r={r}"
                     );
                 }
                 let mut out = vec![f32::NAN; ROWS];
-                (k.dot_f32_i8_one_to_many)(&q, &bi, &mut out);
+                (k.dot_f32_i8_one_to_many)(q, bi, &mut out);
                 for (r, row) in bi.chunks_exact(n).enumerate() {
-                    let what = format!("f32xi8 1:n {level} n={n}");
-                    assert_close(out[r], ref_dot_f32_i8(&q, row), n, &what);
+                    let what = format!("f32xi8 1:n {level} n={n} r={r}");
+                    assert_close(out[r], ref_dot_f32_i8(q, row), n, &what);
                 }
             }
 
             let words_n = n.div_ceil(64);
-            let codes = words(&mut rng, words_n * ROWS, adversarial);
+            let (bc, oc) = at_offset(&words(&mut rng, words_n * ROWS, adversarial), 1);
+            let codes = &bc[oc..oc + words_n * ROWS];
             if words_n > 0 {
                 let mut out = vec![f32::NAN; ROWS];
-                (k.dot_f32_bits_one_to_many)(&q, &codes, &mut out);
+                (k.dot_f32_bits_one_to_many)(q, codes, &mut out);
                 for (r, c) in codes.chunks_exact(words_n).enumerate() {
-                    let what = format!("bits 1:n {level} n={n}");
-                    assert_close(out[r], ref_dot_f32_bits(&q, c), n, &what);
+                    let what = format!("bits 1:n {level} n={n} r={r}");
+                    assert_close(out[r], ref_dot_f32_bits(q, c), n, &what);
                 }
             }
         }
@@ -374,29 +378,87 @@ fn one_to_many_kernels_match_one_to_one_references() {
 fn binary_one_to_many_kernels_are_exact() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for (level, k) in levels() {
-        for w in (1..=40).chain([48, 64, 130]) {
-            let q = words(&mut rng, w, w % 3 == 0);
-            let codes = words(&mut rng, w * ROWS, w % 3 == 0);
+        // Code lengths in 64-bit words: 1..=130 words and the common sizes up to 384 words.
+        for w in lengths().into_iter().filter(|&w| (1..=384).contains(&w)) {
+            let adversarial = w % 3 == 0;
+            let (bq, oq) = at_offset(&words(&mut rng, w, adversarial), 1);
+            let q = &bq[oq..oq + w];
+            let (bc, oc) = at_offset(&words(&mut rng, w * ROWS, adversarial), 3);
+            let codes = &bc[oc..oc + w * ROWS];
             let mut out = vec![u32::MAX; ROWS];
-            (k.hamming_one_to_many)(&q, &codes, &mut out);
+            (k.hamming_one_to_many)(q, codes, &mut out);
             for (r, c) in codes.chunks_exact(w).enumerate() {
                 assert_eq!(
                     u64::from(out[r]),
-                    ref_hamming(&q, c),
-                    "hamming 1:n {level} w={w}"
+                    ref_hamming(q, c),
+                    "hamming 1:n {level} w={w} r={r}"
                 );
             }
             for bits in [1, 3, 4, 8] {
-                let planes = words(&mut rng, w * bits, false);
-                (k.and_popcount_planes_one_to_many)(&planes, bits, &codes, &mut out);
+                let (bp, op) = at_offset(&words(&mut rng, w * bits, adversarial), 5);
+                let planes = &bp[op..op + w * bits];
+                out.fill(u32::MAX);
+                (k.and_popcount_planes_one_to_many)(planes, bits, codes, &mut out);
                 for (r, c) in codes.chunks_exact(w).enumerate() {
                     assert_eq!(
                         u64::from(out[r]),
-                        ref_planes(&planes, c),
-                        "planes 1:n {level} w={w} bits={bits}"
+                        ref_planes(planes, c),
+                        "planes 1:n {level} w={w} bits={bits} r={r}"
                     );
                 }
             }
+        }
+    }
+}
+
+/// The dispatched public functions (not only the per-level tables) against the references,
+/// at the lengths of the scans above them.
+#[test]
+fn dispatched_one_to_many_and_many_to_many_match_the_reference() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    for dim in [1, 7, 8, 16, 24, 100, 384, 1536] {
+        let n_rows = 300;
+        let q = floats(&mut rng, dim, false);
+        let block = floats(&mut rng, dim * n_rows, false);
+        let mut out = vec![f32::NAN; n_rows];
+        nexus_simd::dot_one_to_many(&q, &block, &mut out);
+        for (r, row) in block.chunks_exact(dim).enumerate() {
+            assert_close(out[r], ref_dot(&q, row), dim, &format!("dot d={dim} r={r}"));
+        }
+        nexus_simd::l2_squared_one_to_many(&q, &block, &mut out);
+        for (r, row) in block.chunks_exact(dim).enumerate() {
+            assert_close(out[r], ref_l2(&q, row), dim, &format!("l2 d={dim} r={r}"));
+        }
+        let queries = floats(&mut rng, dim * 7, false);
+        let mut out = vec![f32::NAN; 7 * n_rows];
+        nexus_simd::dot_many_to_many(&queries, &block, dim, &mut out);
+        for (qi, q) in queries.chunks_exact(dim).enumerate() {
+            for (r, row) in block.chunks_exact(dim).enumerate() {
+                let what = format!("n:m d={dim} q={qi} r={r}");
+                assert_close(out[qi * n_rows + r], ref_dot(q, row), dim, &what);
+            }
+        }
+        let qi = bytes(&mut rng, dim, true);
+        let bi = bytes(&mut rng, dim * n_rows, true);
+        let mut out = vec![0i32; n_rows];
+        nexus_simd::dot_i8_one_to_many(&qi, &bi, &mut out);
+        for (r, row) in bi.chunks_exact(dim).enumerate() {
+            assert_eq!(i64::from(out[r]), ref_dot_i8(&qi, row), "i8 d={dim} r={r}");
+        }
+        let mut out = vec![f32::NAN; n_rows];
+        nexus_simd::dot_f32_i8_one_to_many(&q, &bi, &mut out);
+        for (r, row) in bi.chunks_exact(dim).enumerate() {
+            let what = format!("f32xi8 d={dim} r={r}");
+            assert_close(out[r], ref_dot_f32_i8(&q, row), dim, &what);
+        }
+    }
+    for w in [1, 6, 16, 24] {
+        let q = words(&mut rng, w, false);
+        let codes = words(&mut rng, w * 300, false);
+        let mut out = vec![u32::MAX; 300];
+        nexus_simd::hamming_one_to_many(&q, &codes, &mut out);
+        for (r, c) in codes.chunks_exact(w).enumerate() {
+            assert_eq!(u64::from(out[r]), ref_hamming(&q, c), "hamming w={w} r={r}");
         }
     }
 }
@@ -489,6 +551,115 @@ fn mismatched_lengths_panic() {
 fn mismatched_block_panics() {
     let mut out = [0.0; 3];
     nexus_simd::dot_one_to_many(&[1.0, 2.0], &[0.0; 5], &mut out);
+}
+
+/// Every public kernel rejects mismatched lengths with a panic (before any SIMD code runs),
+/// never by reading or writing out of bounds.
+#[test]
+fn every_kernel_panics_on_mismatched_lengths() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let (f2, f3, i2, i3, w1, w2) = (
+        [1.0f32; 2],
+        [1.0f32; 3],
+        [1i8; 2],
+        [1i8; 3],
+        [1u64; 1],
+        [1u64; 2],
+    );
+    type Case<'a> = (&'static str, Box<dyn FnOnce() + 'a>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "dot",
+            Box::new(|| {
+                let _ = nexus_simd::dot(&f2, &f3);
+            }),
+        ),
+        (
+            "cosine",
+            Box::new(|| {
+                let _ = nexus_simd::cosine(&f2, &f3);
+            }),
+        ),
+        (
+            "l2_squared",
+            Box::new(|| {
+                let _ = nexus_simd::l2_squared(&f2, &f3);
+            }),
+        ),
+        (
+            "dot_i8",
+            Box::new(|| {
+                let _ = nexus_simd::dot_i8(&i2, &i3);
+            }),
+        ),
+        (
+            "dot_f32_i8",
+            Box::new(|| {
+                let _ = nexus_simd::dot_f32_i8(&f2, &i3);
+            }),
+        ),
+        (
+            "hamming",
+            Box::new(|| {
+                let _ = nexus_simd::hamming(&w1, &w2);
+            }),
+        ),
+        (
+            "dot_f32_bits",
+            Box::new(|| {
+                let _ = nexus_simd::dot_f32_bits(&f2, &w2);
+            }),
+        ),
+        (
+            "and_popcount_planes",
+            Box::new(|| {
+                let _ = nexus_simd::and_popcount_planes(&[0; 3], &w2);
+            }),
+        ),
+        (
+            "dot_one_to_many",
+            Box::new(|| nexus_simd::dot_one_to_many(&f2, &f3, &mut [0.0f32; 2])),
+        ),
+        (
+            "l2_squared_one_to_many",
+            Box::new(|| nexus_simd::l2_squared_one_to_many(&f2, &f3, &mut [0.0f32; 2])),
+        ),
+        (
+            "dot_many_to_many",
+            Box::new(|| nexus_simd::dot_many_to_many(&f2, &f3, 2, &mut [0.0f32; 2])),
+        ),
+        (
+            "dot_i8_one_to_many",
+            Box::new(|| nexus_simd::dot_i8_one_to_many(&i2, &i3, &mut [0i32; 2])),
+        ),
+        (
+            "dot_f32_i8_one_to_many",
+            Box::new(|| {
+                let mut o = [0.0f32; 1];
+                nexus_simd::dot_f32_i8_one_to_many(&f2, &i3, &mut o)
+            }),
+        ),
+        (
+            "hamming_one_to_many",
+            Box::new(|| nexus_simd::hamming_one_to_many(&w2, &[0; 3], &mut [0u32; 2])),
+        ),
+        (
+            "and_popcount_planes_one_to_many",
+            Box::new(|| {
+                nexus_simd::and_popcount_planes_one_to_many(&[0; 3], 2, &w2, &mut [0u32; 2])
+            }),
+        ),
+        (
+            "dot_f32_bits_one_to_many",
+            Box::new(|| nexus_simd::dot_f32_bits_one_to_many(&f2, &[0; 3], &mut [0.0; 2])),
+        ),
+    ];
+    for (name, case) in cases {
+        assert!(
+            catch_unwind(AssertUnwindSafe(case)).is_err(),
+            "{name} accepted mismatched lengths"
+        );
+    }
 }
 
 #[test]

@@ -75,8 +75,10 @@ fn step<const L2: bool>(acc: __m256, x: __m256, y: __m256) -> __m256 {
     }
 }
 
+/// Σ over `a`, `b` of the dot / squared-difference terms, as 8 unreduced lane sums.
+#[inline]
 #[target_feature(enable = "avx2,fma")]
-fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+fn lanes<const L2: bool>(a: &[f32], b: &[f32]) -> __m256 {
     let mut acc = [_mm256_setzero_ps(); 4];
     let (ca, ta) = a.as_chunks::<32>();
     let (cb, tb) = b.as_chunks::<32>();
@@ -91,11 +93,15 @@ fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
     for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
         acc[k] = step::<L2>(acc[k], ld(x), ld(y));
     }
-    acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
-    reduce1(_mm256_add_ps(
-        _mm256_add_ps(acc[0], acc[1]),
-        _mm256_add_ps(acc[2], acc[3]),
-    ))
+    if !ta.is_empty() {
+        acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
+    }
+    _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+    reduce1(lanes::<L2>(a, b))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -163,13 +169,23 @@ fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) ->
 
 #[target_feature(enable = "avx2,fma")]
 fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    // As in the AVX-512 backend: rows in memory order, a software prefetch ahead, four rows'
+    // lane sums reduced together.
     let dim = query.len().max(1);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(4);
     for (g, o) in groups.zip(&mut outs) {
-        let rows: [&[f32]; 4] = std::array::from_fn(|i| &g[i * dim..][..dim]);
-        let [s] = tile::<1, L2>([query], rows);
+        super::prefetch_ahead(g);
+        let (r0, g) = g.split_at(dim);
+        let (r1, g) = g.split_at(dim);
+        let (r2, r3) = g.split_at(dim);
+        let s = reduce4(
+            lanes::<L2>(query, r0),
+            lanes::<L2>(query, r1),
+            lanes::<L2>(query, r2),
+            lanes::<L2>(query, r3),
+        );
         store4(o.try_into().expect("chunks of 4"), s);
     }
     for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {

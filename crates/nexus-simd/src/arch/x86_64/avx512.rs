@@ -150,8 +150,10 @@ fn step<const L2: bool>(acc: __m512, x: __m512, y: __m512) -> __m512 {
     }
 }
 
+/// Σ over `a`, `b` of the dot / squared-difference terms, as 16 unreduced lane sums.
+#[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+fn lanes<const L2: bool>(a: &[f32], b: &[f32]) -> __m512 {
     let mut acc = [_mm512_setzero_ps(); 4];
     let (ca, ta) = a.as_chunks::<64>();
     let (cb, tb) = b.as_chunks::<64>();
@@ -166,9 +168,15 @@ fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
     for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
         acc[k] = step::<L2>(acc[k], ld(x), ld(y));
     }
-    acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
-    let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-    _mm512_reduce_add_ps(s)
+    if !ta.is_empty() {
+        acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
+    }
+    _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+    _mm512_reduce_add_ps(lanes::<L2>(a, b))
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
@@ -236,15 +244,23 @@ fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) ->
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
 fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
+    // Rows one after the other (one linear stream for the prefetchers), four rows' lane sums
+    // reduced together by one transpose-and-add tree.
     let dim = query.len().max(1);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(4);
     for (g, o) in groups.zip(&mut outs) {
+        super::prefetch_ahead(g);
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);
-        let [s] = tile::<1, L2>([query], [r0, r1, r2, r3]);
+        let s = reduce4(
+            lanes::<L2>(query, r0),
+            lanes::<L2>(query, r1),
+            lanes::<L2>(query, r2),
+            lanes::<L2>(query, r3),
+        );
         store4(o.try_into().expect("chunks of 4"), s);
     }
     for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
@@ -342,34 +358,44 @@ fn reduce4_epi32(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> __m128i {
     )
 }
 
+/// Σ (row + 128)·query over one row, as 16 unreduced i32 lane sums.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn i8_lanes(qc: &[[i8; 64]], qt: __m512i, row: &[i8]) -> __m512i {
+    let (rc, rt) = row.as_chunks::<64>();
+    let mut acc = [_mm512_setzero_si512(); 2];
+    for (k, (x, y)) in rc.iter().zip(qc).enumerate() {
+        acc[k & 1] = dpbusd_shifted(acc[k & 1], ld_b(x), ld_b(y));
+    }
+    if !rt.is_empty() {
+        // Masked-off row bytes load 0 and meet query bytes that are 0 too.
+        acc[0] = dpbusd_shifted(acc[0], ld_b_tail(rt), qt);
+    }
+    _mm512_add_epi32(acc[0], acc[1])
+}
+
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
 fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
     // Here the *rows* are shifted: Σ q·c = Σ (c + 128)·q − 128·Σ q, and Σ q is paid once.
     let dim = query.len().max(1);
-    let correction = sum_i8(query).wrapping_mul(128);
-    let n = query.len() / 64;
+    let correction = _mm_set1_epi32(sum_i8(query).wrapping_mul(128));
     let (qc, qt) = query.as_chunks::<64>();
+    let qt = ld_b_tail(qt);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(4);
     for (g, o) in groups.zip(&mut outs) {
-        let rows: [&[i8]; 4] = std::array::from_fn(|i| &g[i * dim..][..dim]);
-        let rc = rows.map(|r| &r.as_chunks::<64>().0[..n]);
-        let mut acc = [_mm512_setzero_si512(); 4];
-        for (i, q) in qc.iter().enumerate() {
-            let y = ld_b(q);
-            for r in 0..4 {
-                acc[r] = dpbusd_shifted(acc[r], ld_b(&rc[r][i]), y);
-            }
-        }
-        if !qt.is_empty() {
-            let y = ld_b_tail(qt);
-            for r in 0..4 {
-                acc[r] = dpbusd_shifted(acc[r], ld_b_tail(&rows[r][n * 64..]), y);
-            }
-        }
-        let s = reduce4_epi32(acc[0], acc[1], acc[2], acc[3]);
-        let s = _mm_sub_epi32(s, _mm_set1_epi32(correction));
+        super::prefetch_ahead(g);
+        let (r0, g) = g.split_at(dim);
+        let (r1, g) = g.split_at(dim);
+        let (r2, r3) = g.split_at(dim);
+        let s = reduce4_epi32(
+            i8_lanes(qc, qt, r0),
+            i8_lanes(qc, qt, r1),
+            i8_lanes(qc, qt, r2),
+            i8_lanes(qc, qt, r3),
+        );
+        let s = _mm_sub_epi32(s, correction);
         let o: &mut [i32; 4] = o.try_into().expect("chunks of 4");
         // SAFETY: `o` is 4 writable i32; an unaligned store has no alignment requirement.
         unsafe { _mm_storeu_si128(o.as_mut_ptr().cast(), s) };
@@ -419,31 +445,37 @@ fn hamming(a: &[u64], b: &[u64]) -> u32 {
     _mm512_reduce_add_epi64(s) as u32
 }
 
+/// popcount(code ^ query) of one code, as 8 unreduced u64 lane sums.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn xor_pop_lanes(qc: &[[u64; 8]], qt: __m512i, code: &[u64]) -> __m512i {
+    let (cc, ct) = code.as_chunks::<8>();
+    let mut acc = _mm512_setzero_si512();
+    for (x, y) in cc.iter().zip(qc) {
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(ld_i(x), ld_i(y))));
+    }
+    if !ct.is_empty() {
+        // Masked-off words load 0 on both sides: 0 ^ 0 adds nothing.
+        let d = _mm512_popcnt_epi64(_mm512_xor_si512(ld_i_tail(ct), qt));
+        acc = _mm512_add_epi64(acc, d);
+    }
+    acc
+}
+
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    // Codes one after the other (a linear stream), eight codes' lane sums reduced together.
     let words = query.len().max(1);
-    let n = query.len() / 8;
     let (qc, qt) = query.as_chunks::<8>();
+    let qt = ld_i_tail(qt);
     let groups = codes.chunks_exact(8 * words);
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(8);
     for (g, o) in groups.zip(&mut outs) {
-        let cs: [&[u64]; 8] = std::array::from_fn(|i| &g[i * words..][..words]);
-        let cc = cs.map(|c| &c.as_chunks::<8>().0[..n]);
+        super::prefetch_ahead(g);
         let mut acc = [_mm512_setzero_si512(); 8];
-        for (i, q) in qc.iter().enumerate() {
-            let y = ld_i(q);
-            for k in 0..8 {
-                let d = _mm512_popcnt_epi64(_mm512_xor_si512(ld_i(&cc[k][i]), y));
-                acc[k] = _mm512_add_epi64(acc[k], d);
-            }
-        }
-        if !qt.is_empty() {
-            let y = ld_i_tail(qt);
-            for k in 0..8 {
-                let x = ld_i_tail(&cs[k][n * 8..]);
-                acc[k] = _mm512_add_epi64(acc[k], _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
-            }
+        for (a, c) in acc.iter_mut().zip(g.chunks_exact(words)) {
+            *a = xor_pop_lanes(qc, qt, c);
         }
         store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
     }
