@@ -1,9 +1,8 @@
 //! Int8 codes for graph traversal and prefiltering: one signed byte per dimension with a
 //! per-dimension symmetric scale (`x[i] ≈ scale[i] · code[i]`), trained as the maximum
 //! absolute value of each dimension over a sample. The query side folds the scales into the
-//! f32 query, so scoring is one f32 × i8 dot product per code.
-
-use crate::kernels;
+//! f32 query, so scoring is one f32 × i8 dot product per code (the HNSW walk goes one step
+//! further and quantizes that query to i8 too, see `hnsw::scorer`).
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Int8Codec {
@@ -58,9 +57,5 @@ impl Int8Codec {
     /// The query with the scales folded in: `<weights, code> ≈ <query, x>`.
     pub(crate) fn query_weights(&self, query: &[f32]) -> Vec<f32> {
         query.iter().zip(&self.scales).map(|(q, s)| q * s).collect()
-    }
-
-    pub(crate) fn score(weights: &[f32], code: &[i8]) -> f32 {
-        kernels::dot_f32_i8(weights, code)
     }
 }

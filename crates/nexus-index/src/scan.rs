@@ -60,6 +60,9 @@ impl Rows {
     /// Inserts validated (and, for cosine, normalised) rows; an existing id is overwritten.
     fn insert(&mut self, ids: &[u64], vectors: &[f32]) {
         let dim = self.dim;
+        // Exact reservations: memory reports stay honest and no doubling slack is left.
+        self.data.reserve_exact(vectors.len());
+        self.ids.reserve_exact(ids.len());
         let mut touched = Vec::with_capacity(ids.len());
         for (&id, v) in ids.iter().zip(vectors.chunks_exact(dim)) {
             let r = match self.row_of.get(&id) {
@@ -81,6 +84,12 @@ impl Rows {
         let Some(codes) = self.codes.as_mut() else {
             return;
         };
+        codes
+            .codes
+            .reserve_exact((n * dim).saturating_sub(codes.codes.len()));
+        codes
+            .norms
+            .reserve_exact(n.saturating_sub(codes.norms.len()));
         codes.codes.resize(n * dim, 0);
         codes.norms.resize(n, 0.0);
         if codes.codec.is_none() || (n >= 2 * codes.trained_on && codes.trained_on < TRAIN_MAX) {

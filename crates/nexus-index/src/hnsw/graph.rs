@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
+use super::scorer::{F32Scorer, Int8Scorer, Scorer};
 use super::visited::Visited;
 use crate::codes::Int8Codec;
+use crate::kernels::prefetch;
 use crate::metric::Metric;
 use crate::source::VectorSource;
 use crate::topk::Scored;
@@ -253,7 +255,7 @@ impl Store {
     /// takes (all nodes are traversed). Returns results best first.
     pub(crate) fn search_level(
         &self,
-        score: &impl Fn(u32) -> f32,
+        scorer: &mut impl Scorer,
         entries: &[(f32, u32)],
         ef: usize,
         level: u8,
@@ -272,27 +274,30 @@ impl Store {
                 }
             }
         }
-        let mut neigh = Vec::with_capacity(self.m0);
-        let mut fresh = Vec::with_capacity(self.m0);
-        while let Some(c) = candidates.pop() {
-            let worst = if results.len() >= ef {
+        // The score a node must beat to enter the results (−∞ while they are not full).
+        let worst_of = |results: &BinaryHeap<std::cmp::Reverse<Scored<u32>>>| {
+            if results.len() >= ef {
                 results.peek().map_or(f32::NEG_INFINITY, |w| w.0.score)
             } else {
                 f32::NEG_INFINITY
-            };
+            }
+        };
+        let mut worst = worst_of(&results);
+        let mut neigh = Vec::with_capacity(self.m0);
+        let mut fresh = Vec::with_capacity(self.m0);
+        let mut scores = Vec::with_capacity(self.m0);
+        while let Some(c) = candidates.pop() {
             if c.score < worst {
                 break;
+            }
+            if let Some(next) = candidates.peek() {
+                prefetch(self.links(next.item, level), 2);
             }
             self.neighbours_into(c.item, level, &mut neigh);
             fresh.clear();
             fresh.extend(neigh.iter().copied().filter(|&v| visited.insert(v)));
-            for &v in &fresh {
-                let s = score(v);
-                let worst = if results.len() >= ef {
-                    results.peek().map_or(f32::NEG_INFINITY, |w| w.0.score)
-                } else {
-                    f32::NEG_INFINITY
-                };
+            scorer.score_many(&fresh, &mut scores);
+            for (&v, &s) in fresh.iter().zip(&scores) {
                 if s > worst {
                     candidates.push(Scored { score: s, item: v });
                     if accept(v) {
@@ -300,6 +305,7 @@ impl Store {
                         if results.len() > ef {
                             results.pop();
                         }
+                        worst = worst_of(&results);
                     }
                 }
             }
@@ -315,16 +321,17 @@ impl Store {
     /// Greedy descent on one upper level: moves to the best neighbour until none is better.
     pub(crate) fn greedy(
         &self,
-        score: &impl Fn(u32) -> f32,
+        scorer: &mut impl Scorer,
         mut cur: (f32, u32),
         level: u8,
     ) -> (f32, u32) {
         let mut neigh = Vec::with_capacity(self.m);
+        let mut scores = Vec::with_capacity(self.m);
         loop {
             let mut moved = false;
             self.neighbours_into(cur.1, level, &mut neigh);
-            for &v in &neigh {
-                let s = score(v);
+            scorer.score_many(&neigh, &mut scores);
+            for (&v, &s) in neigh.iter().zip(&scores) {
                 if s > cur.0 {
                     cur = (s, v);
                     moved = true;
@@ -356,9 +363,30 @@ impl Store {
     }
 
     /// Phase two of an insert (under the read lock): links `node` into every level.
+    /// Phase two of an insert (under the read lock): links `node` into every level. With
+    /// int8 codes the candidate search walks the codes (as searches do); the neighbours are
+    /// then chosen on exact f32 scores.
     pub(crate) fn link(&self, node: u32, ef_construction: usize, visited: &mut Visited) {
+        let query = self.vector(node);
+        let codes = self.codes.as_ref();
+        if let Some((codes, codec)) = codes.and_then(|c| c.codec.as_ref().map(|k| (c, k))) {
+            let mut scorer = Int8Scorer::new(codes, codec, query, self.metric);
+            self.link_with(&mut scorer, node, ef_construction, visited);
+        } else {
+            let mut scorer = F32Scorer::new(self, query);
+            self.link_with(&mut scorer, node, ef_construction, visited);
+        }
+    }
+
+    fn link_with<S: Scorer>(
+        &self,
+        scorer: &mut S,
+        node: u32,
+        ef_construction: usize,
+        visited: &mut Visited,
+    ) {
         let level = self.levels[node as usize];
-        let (mut entry, max_level) = {
+        let max_level = {
             let mut e = self.entry.lock();
             if e.0 == NONE {
                 *e = (node, level);
@@ -366,20 +394,33 @@ impl Store {
             }
             *e
         };
-        let q = self.vector(node);
-        let score = |u: u32| self.metric.score(q, self.vector(u));
-        let mut cur = (score(entry), entry);
+        let (entry, max_level) = max_level;
+        let mut exact = F32Scorer::new(self, self.vector(node));
+        let mut cur = (scorer.score(entry), entry);
         let mut l = max_level;
         while l > level {
-            cur = self.greedy(&score, cur, l);
+            cur = self.greedy(scorer, cur, l);
             l -= 1;
         }
         let mut eps = vec![cur];
+        let mut nodes = Vec::with_capacity(ef_construction);
+        let mut scores = Vec::with_capacity(ef_construction);
         for l in (0..=level.min(max_level)).rev() {
             let found =
-                self.search_level(&score, &eps, ef_construction, l, visited, &|u| u != node);
+                self.search_level(scorer, &eps, ef_construction, l, visited, &|u| u != node);
             let max = self.max_links(l);
-            let chosen = self.select(&found, max);
+            let chosen = if S::EXACT {
+                self.select(&found, max)
+            } else {
+                // Choose neighbours on exact scores.
+                nodes.clear();
+                nodes.extend(found.iter().map(|c| c.1));
+                exact.score_many(&nodes, &mut scores);
+                let mut ranked: Vec<(f32, u32)> =
+                    scores.iter().copied().zip(nodes.iter().copied()).collect();
+                ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                self.select(&ranked, max)
+            };
             {
                 let _g = self.locks[node as usize].lock();
                 self.set_links(node, l, &chosen);
@@ -390,9 +431,7 @@ impl Store {
             if !found.is_empty() {
                 eps = found;
             }
-            entry = eps[0].1;
         }
-        let _ = entry;
         if level > max_level {
             let mut e = self.entry.lock();
             if level > e.1 {

@@ -2,6 +2,7 @@
 
 mod graph;
 mod persist;
+mod scorer;
 mod visited;
 
 use std::collections::HashMap;
@@ -12,8 +13,8 @@ use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
 use self::graph::{MAX_LEVEL, NONE, Store};
+use self::scorer::{F32Scorer, Int8Scorer, Scorer};
 use self::visited::Visited;
-use crate::codes::Int8Codec;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::index::{Index, MemoryUsage, check_batch};
@@ -92,6 +93,11 @@ impl HnswParams {
 /// of the allowed ids (as Qdrant does): a graph walk would have to visit most of the graph to
 /// find `k` of them.
 const EXACT_FRACTION: f64 = 0.05;
+/// With int8 traversal, how many of the walk's best candidates are reranked on f32.
+fn rerank_count(k: usize, ef: usize) -> usize {
+    ef.max(k)
+}
+
 /// Nodes sampled to estimate a closure filter's selectivity.
 const SELECTIVITY_SAMPLE: usize = 256;
 
@@ -107,8 +113,11 @@ const SELECTIVITY_SAMPLE: usize = 256;
 ///   sampling) is answered by an exact scan of the allowed ids, so it still returns `k`; a
 ///   graph search that finds fewer than `k` allowed ids falls back to the same scan.
 /// - **Int8 traversal** ([`Traversal::Int8`]): the walk scores int8 codes (scales trained on
-///   the data, retrained each time the index doubles up to 16,384 vectors) and the final `ef`
-///   candidates are reranked on f32.
+///   the data, retrained each time the index doubles up to 16,384 vectors) against the query
+///   quantized to i8, and the final `ef` candidates are reranked on f32. Inserts walk the
+///   codes too and choose neighbours on exact f32 scores.
+/// - **Layout**: level-0 neighbour lists in one flat array, codes and vectors in flat arrays;
+///   the walk prefetches the next candidate's list and the next neighbours' vectors or codes.
 /// - **Vectors outside the index**: [`with_source`](Self::with_source) reads f32 vectors
 ///   from the caller's [`VectorSource`] (e.g. a mapping); the index keeps only row numbers.
 /// - **Files**: [`save`](Self::save) / [`load`](Self::load), see the crate docs.
@@ -476,25 +485,42 @@ impl HnswIndex {
         let found = match (&store.codes, self.params.traversal) {
             (Some(codes), Traversal::Int8) if codes.codec.is_some() => {
                 let codec = codes.codec.as_ref().expect("checked");
-                let w = codec.query_weights(q);
-                let dim = self.dim;
-                let l2 = metric == Metric::L2;
-                let score = |u: u32| {
-                    let u = u as usize;
-                    let s = Int8Codec::score(&w, &codes.codes[u * dim..(u + 1) * dim]);
-                    if l2 { 2.0 * s - codes.norms[u] } else { s }
-                };
-                let found = Self::walk(store, &score, entry, top_level, ef, &mut visited, &accept);
-                // Exact rerank of the final candidates.
+                let mut scorer = Int8Scorer::new(codes, codec, q, metric);
+                let found = Self::walk(
+                    store,
+                    &mut scorer,
+                    entry,
+                    top_level,
+                    ef,
+                    &mut visited,
+                    &accept,
+                );
+                // Exact rerank of the best candidates.
+                let mut exact = F32Scorer::new(store, q);
+                let nodes: Vec<u32> = found
+                    .iter()
+                    .take(rerank_count(k, ef))
+                    .map(|c| c.1)
+                    .collect();
+                let mut scores = Vec::with_capacity(nodes.len());
+                exact.score_many(&nodes, &mut scores);
                 let mut top = TopK::new(k);
-                for (_, u) in found {
-                    top.push(metric.score(q, store.vector(u)), store.ids[u as usize]);
+                for (&u, &s) in nodes.iter().zip(&scores) {
+                    top.push(s, store.ids[u as usize]);
                 }
                 top.into_sorted()
             }
             _ => {
-                let score = |u: u32| metric.score(q, store.vector(u));
-                let found = Self::walk(store, &score, entry, top_level, ef, &mut visited, &accept);
+                let mut scorer = F32Scorer::new(store, q);
+                let found = Self::walk(
+                    store,
+                    &mut scorer,
+                    entry,
+                    top_level,
+                    ef,
+                    &mut visited,
+                    &accept,
+                );
                 found
                     .into_iter()
                     .take(k)
@@ -508,18 +534,18 @@ impl HnswIndex {
 
     fn walk(
         store: &Store,
-        score: &impl Fn(u32) -> f32,
+        scorer: &mut impl Scorer,
         entry: u32,
         top_level: u8,
         ef: usize,
         visited: &mut Visited,
         accept: &impl Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
-        let mut cur = (score(entry), entry);
+        let mut cur = (scorer.score(entry), entry);
         for l in (1..=top_level).rev() {
-            cur = store.greedy(score, cur, l);
+            cur = store.greedy(scorer, cur, l);
         }
-        store.search_level(score, &[cur], ef, 0, visited, accept)
+        store.search_level(scorer, &[cur], ef, 0, visited, accept)
     }
 }
 
