@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::clock::{Clock, SystemClock, now_nanos};
 use crate::error::Error;
 use crate::flight::Flight;
-use crate::policy::{Entry, NEVER, Policy, Sink};
+use crate::policy::{Entry, NEVER, Peek, Policy, Sink};
+use crate::reads::ReadBuffer;
 use crate::stats::{RemovalCause, Stats};
 
 /// Shards are kept at least this large by default, so that sharding does not distort the policy.
@@ -24,17 +25,52 @@ const MAX_DEFAULT_SHARDS: usize = 64;
 
 type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 type Listener<K, V> = Box<dyn Fn(K, V, RemovalCause) + Send + Sync>;
-type ShardCell<K, V> = CachePadded<Mutex<Shard<K, V>>>;
+type ShardCell<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
-/// One shard: its policy, the loads in flight for its keys, and its counters. Everything a
-/// hit touches lives here, behind the shard's own (cache-padded) lock: hits on different
-/// shards write no shared cache line.
+/// One shard: its policy, its buffered hits, the loads in flight for its keys, and its
+/// counters, behind the shard's own (cache-padded) reader-writer lock. A hit takes the lock
+/// shared and appends to `reads`: hits never wait for each other, and hits on different shards
+/// write no shared cache line. Every holder of the exclusive lock first applies the buffered
+/// hits ([`Shard::drain`]), so the policy sees each access in order before any change.
 struct Shard<K, V> {
     policy: Policy<K, V>,
-    flights: HashTable<(K, Arc<Flight<V>>)>,
+    reads: ReadBuffer,
+    flights: HashTable<FlightSlot<K, V>>,
+    next_ticket: u64,
     hits: u64,
     misses: u64,
     rejected: u64,
+}
+
+/// A load in flight: its key, a ticket naming this load, and the waiters' rendezvous (created
+/// only when a second caller arrives, so an uncontended miss allocates nothing for it).
+struct FlightSlot<K, V> {
+    key: K,
+    ticket: u64,
+    waiters: Option<Arc<Flight<V>>>,
+}
+
+impl<K: Eq, V> Shard<K, V> {
+    /// Applies the hits buffered under the shared lock, oldest first (each counts as a hit).
+    fn drain(&mut self) {
+        let Self {
+            policy,
+            reads,
+            hits,
+            ..
+        } = self;
+        reads.drain(|i, hash_low| {
+            let applied = policy.record_hit(i, hash_low);
+            debug_assert!(applied, "buffered hits are drained before any removal");
+            *hits += 1;
+        });
+    }
+
+    /// Removes the load of `ticket` from the in-flight table; its waiters, if any.
+    fn take_flight(&mut self, hash: u64, ticket: u64) -> Option<Arc<Flight<V>>> {
+        let slot = self.flights.find_entry(hash, |f| f.ticket == ticket).ok()?;
+        slot.remove().0.waiters
+    }
 }
 
 /// A concurrent, sharded cache bounded by total weight, with W-TinyLFU admission and an
@@ -157,9 +193,11 @@ where
             .map(|s| {
                 let cap = base + u64::from(s < extra);
                 let seed = hasher.hash_one(s);
-                CachePadded::new(Mutex::new(Shard {
+                CachePadded::new(RwLock::new(Shard {
                     policy: Policy::new(cap, seed),
+                    reads: ReadBuffer::new(),
                     flights: HashTable::new(),
+                    next_ticket: 0,
                     hits: 0,
                     misses: 0,
                     rejected: 0,
@@ -244,14 +282,39 @@ where
     }
 
     #[inline]
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
     }
 
     #[inline]
-    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
         // Bits 32.. choose the shard; hashbrown uses the low bits and the top 7.
         &self.shards[((hash >> 32) & self.shard_mask) as usize]
+    }
+
+    /// The shard's exclusive lock, with its buffered hits applied.
+    #[inline]
+    fn write<'a>(&self, shard: &'a RwLock<Shard<K, V>>) -> RwLockWriteGuard<'a, Shard<K, V>> {
+        let mut guard = shard.write();
+        guard.drain();
+        guard
+    }
+
+    /// The fast path of a lookup, under the shard's shared lock: a live entry's value, its
+    /// hit buffered for the policy. `None` when absent, expired, or the buffer is full: the
+    /// caller then looks up again under the exclusive lock.
+    #[inline]
+    fn get_shared<Q>(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut now = self.now();
+        let guard = shard.read();
+        match guard.policy.peek(hash, key, &mut || now.get()) {
+            Peek::Live(i, v) if guard.reads.push(i, hash) => Some(v.clone()),
+            _ => None,
+        }
     }
 
     fn now(&self) -> LazyNow<'_> {
@@ -285,10 +348,14 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let shard = self.shard(hash);
+        if let Some(v) = self.get_shared(shard, hash, key) {
+            return Some(v);
+        }
         let mut sink = self.sink();
         let mut now = self.now();
         let found = {
-            let mut shard = self.shard(hash).lock();
+            let mut shard = self.write(shard);
             let found = shard
                 .policy
                 .get(hash, key, &mut || now.get(), &mut sink)
@@ -313,7 +380,7 @@ where
         let hash = self.hash(key);
         let mut now = self.now();
         self.shard(hash)
-            .lock()
+            .read()
             .policy
             .contains(hash, key, &mut || now.get())
     }
@@ -342,7 +409,7 @@ where
         let weight = self.weigh(&key, &value);
         let mut sink = self.sink();
         let result = {
-            let mut shard = self.shard(hash).lock();
+            let mut shard = self.write(self.shard(hash));
             self.store(&mut shard, hash, key, value, weight, ttl, &mut sink)
         };
         self.notify(sink);
@@ -352,7 +419,7 @@ where
     #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
-        shard: &mut MutexGuard<'_, Shard<K, V>>,
+        shard: &mut Shard<K, V>,
         hash: u64,
         key: K,
         value: V,
@@ -397,11 +464,14 @@ where
     pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
         let hash = self.hash(&key);
         let shard = self.shard(hash);
+        if let Some(v) = self.get_shared(shard, hash, &key) {
+            return v;
+        }
         let mut counted = false;
-        let flight = loop {
+        let ticket = loop {
             let mut sink = self.sink();
             let mut now = self.now();
-            let mut guard = shard.lock();
+            let mut guard = self.write(shard);
             if let Some(v) = guard
                 .policy
                 .get(hash, &key, &mut || now.get(), &mut sink)
@@ -418,46 +488,54 @@ where
                 guard.misses += 1;
                 counted = true;
             }
-            let running = guard
-                .flights
-                .find(hash, |(k, _)| *k == key)
-                .map(|(_, f)| Arc::clone(f));
-            match running {
-                Some(f) => {
+            match guard.flights.find_mut(hash, |f| f.key == key) {
+                Some(running) => {
+                    let flight = Arc::clone(
+                        running
+                            .waiters
+                            .get_or_insert_with(|| Arc::new(Flight::new())),
+                    );
                     drop(guard);
                     self.notify(sink);
-                    if let Some(v) = f.wait() {
+                    if let Some(v) = flight.wait() {
                         return v;
                     }
                     // The leader panicked: try again, perhaps as the new leader.
                 }
                 None => {
-                    let flight = Arc::new(Flight::new());
+                    let ticket = guard.next_ticket;
+                    guard.next_ticket += 1;
                     let hasher = &self.hasher;
                     guard.flights.insert_unique(
                         hash,
-                        (key.clone(), Arc::clone(&flight)),
-                        |(k, _)| hasher.hash_one(k),
+                        FlightSlot {
+                            key: key.clone(),
+                            ticket,
+                            waiters: None,
+                        },
+                        |f| hasher.hash_one(&f.key),
                     );
                     drop(guard);
                     self.notify(sink);
-                    break flight;
+                    break ticket;
                 }
             }
         };
         let mut leader = Leader {
             shard,
             hash,
-            flight: &flight,
+            ticket,
+            waiters: None,
             finished: false,
         };
         let value = init();
-        leader.finished = true;
+        // The weigher is user code too: if it panics, the guard still abandons the flight.
         let weight = self.weigh(&key, &value);
         let mut sink = self.sink();
         {
-            let mut guard = shard.lock();
-            remove_flight(&mut guard, hash, &flight);
+            let mut guard = self.write(shard);
+            // The flight leaves the table under the lock: no new waiter can join after this.
+            leader.waiters = guard.take_flight(hash, ticket);
             // Too heavy: counted as rejected, the value is still returned.
             let _ = self.store(
                 &mut guard,
@@ -469,10 +547,10 @@ where
                 &mut sink,
             );
         }
-        // The flight left the table under the lock: no new waiter can join now.
-        if Arc::strong_count(&flight) > 1 {
-            flight.complete(value.clone());
+        if let Some(waiters) = &leader.waiters {
+            waiters.complete(value.clone());
         }
+        leader.finished = true;
         self.notify(sink);
         value
     }
@@ -485,7 +563,10 @@ where
     {
         let hash = self.hash(key);
         let mut sink = self.sink();
-        let removed = self.shard(hash).lock().policy.remove(hash, key, &mut sink);
+        let removed = self
+            .write(self.shard(hash))
+            .policy
+            .remove(hash, key, &mut sink);
         self.notify(sink);
         removed
     }
@@ -495,7 +576,7 @@ where
     pub fn invalidate_if(&self, mut pred: impl FnMut(&K, &V) -> bool) {
         for shard in self.shards.iter() {
             let mut sink = self.sink();
-            shard.lock().policy.remove_if(&mut pred, &mut sink);
+            self.write(shard).policy.remove_if(&mut pred, &mut sink);
             self.notify(sink);
         }
     }
@@ -512,17 +593,17 @@ where
         let now = now_nanos(&*self.clock);
         for shard in self.shards.iter() {
             let mut sink = self.sink();
-            shard.lock().policy.remove_expired(now, &mut sink);
+            self.write(shard).policy.remove_expired(now, &mut sink);
             self.notify(sink);
         }
     }
 
-    /// The counters and current size, summed over the shards (each read under its lock; the
-    /// sum is not one atomic snapshot while other threads write).
+    /// The counters and current size, summed over the shards (each read under its lock, with
+    /// its buffered hits applied; the sum is not one atomic snapshot while other threads write).
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for shard in self.shards.iter() {
-            let shard = shard.lock();
+            let shard = self.write(shard);
             s.hits += shard.hits;
             s.misses += shard.misses;
             s.rejected += shard.rejected;
@@ -535,29 +616,28 @@ where
     }
 }
 
-/// Removes `flight` from its shard's table if it is still there.
-fn remove_flight<K, V>(shard: &mut Shard<K, V>, hash: u64, flight: &Arc<Flight<V>>) {
-    if let Ok(entry) = shard
-        .flights
-        .find_entry(hash, |(_, f)| Arc::ptr_eq(f, flight))
-    {
-        entry.remove();
-    }
-}
-
-/// Abandons the flight if the loader unwinds, so that waiters retry instead of hanging.
-struct Leader<'a, K, V: Clone> {
-    shard: &'a Mutex<Shard<K, V>>,
+/// Abandons the flight if the leader unwinds before completing it (a panicking loader,
+/// weigher, or key `Hash` / `Eq`), so that waiters retry instead of hanging.
+struct Leader<'a, K: Eq, V: Clone> {
+    shard: &'a RwLock<Shard<K, V>>,
     hash: u64,
-    flight: &'a Arc<Flight<V>>,
+    ticket: u64,
+    /// The waiters, once the flight has left the table.
+    waiters: Option<Arc<Flight<V>>>,
     finished: bool,
 }
 
-impl<K, V: Clone> Drop for Leader<'_, K, V> {
+impl<K: Eq, V: Clone> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         if !self.finished {
-            remove_flight(&mut self.shard.lock(), self.hash, self.flight);
-            self.flight.abandon();
+            // Only the flight table is touched: the policy's buffered hits may stay buffered.
+            let waiters = self
+                .waiters
+                .take()
+                .or_else(|| self.shard.write().take_flight(self.hash, self.ticket));
+            if let Some(waiters) = waiters {
+                waiters.abandon();
+            }
         }
     }
 }

@@ -17,9 +17,14 @@
 //! explicit bulk operations [`Cache::invalidate_if`] and [`Cache::clear`] (O(entries)).
 //!
 //! # Concurrency
-//! Keys are hashed once (ahash) and spread over independently locked, cache-padded shards; all
-//! state a hit touches (lists, sketch, counters) is the shard's own, so threads on different
-//! shards share no written cache line. [`Cache::get_or_insert_with`] is single-flight.
+//! Keys are hashed once (ahash) and spread over independently locked, cache-padded shards
+//! (reader-writer locks). A hit takes its shard's lock *shared* and appends the access to the
+//! shard's read buffer: concurrent hits never wait for each other, and all state a hit writes
+//! (lock word, buffer) is its shard's own. Whoever next takes the shard's lock exclusively (a
+//! miss, an insert, a full buffer) first applies the buffered hits in order, so the policy sees
+//! exactly the accesses a single-threaded run would. [`Cache::get_or_insert_with`] is
+//! single-flight; a panicking loader (or weigher) neither poisons the cache nor wedges the
+//! threads waiting for it: one of them loads instead.
 //!
 //! # Hard limits
 //! - The total weight never exceeds the capacity when a call returns (not even transiently
@@ -80,6 +85,7 @@ mod deque;
 mod error;
 mod flight;
 mod policy;
+mod reads;
 mod sketch;
 mod stats;
 

@@ -2,12 +2,14 @@
 //! W-TinyLFU policy written with `Vec` lists and O(n) operations, step by step.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 
 use crate::policy::{Entry, NEVER, Policy, Sink};
 use crate::sketch::Sketch;
 use crate::stats::RemovalCause;
+use crate::{Cache, Stats};
 
 fn mix(k: u64) -> u64 {
     let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -47,7 +49,7 @@ impl Model {
             capacity,
             window_max,
             protected_max: (capacity - window_max) * 80 / 100,
-            sketch: Sketch::new(capacity.min(1 << 16)),
+            sketch: Sketch::new(capacity.clamp(512, 1 << 16)),
             sample_hits: 0,
             sample_misses: 0,
             previous_rate: 0.0,
@@ -318,4 +320,94 @@ fn policy_matches_reference_long_run() {
         })
         .collect();
     run(50, 99, &ops).unwrap();
+}
+
+/// The cache buffers hits taken under its shared lock and applies them before its next
+/// exclusive-lock operation. Single-threaded, that must be indistinguishable from applying
+/// each access at once: a one-shard cache and a bare policy see the same results and evict
+/// the same entries, op by op (including across full read buffers).
+fn cache_matches_policy(capacity: u64, ops: &[Op]) -> Result<(), TestCaseError> {
+    let events: Arc<Mutex<Vec<(u64, RemovalCause)>>> = Arc::default();
+    let log = Arc::clone(&events);
+    let cache: Cache<u64, u64> = Cache::builder(capacity)
+        .shards(1)
+        .eviction_listener(move |k, _v, c| log.lock().unwrap().push((k, c)))
+        .build()
+        .unwrap();
+    // Shard 0's policy is seeded with the hash of 0u64 (see `CacheBuilder::build`).
+    let mut policy: Policy<u64, u64> = Policy::new(capacity, cache.hash(&0u64));
+    let mut now = || 0u64;
+    let (mut hits, mut misses) = (0, 0);
+    for (step, op) in ops.iter().enumerate() {
+        let mut sink = Sink::new(true);
+        match *op {
+            Op::Get(k) => {
+                let want = policy.get(cache.hash(&k), &k, &mut now, &mut sink).copied();
+                prop_assert_eq!(cache.get(&k), want, "step {}", step);
+                if want.is_some() {
+                    hits += 1;
+                } else {
+                    misses += 1;
+                }
+            }
+            Op::Insert(k, _) => {
+                // A get-or-insert: the benchmark's access.
+                let hash = cache.hash(&k);
+                let want = match policy.get(hash, &k, &mut now, &mut sink).copied() {
+                    Some(v) => {
+                        hits += 1;
+                        v
+                    }
+                    None => {
+                        misses += 1;
+                        let entry = Entry {
+                            key: k,
+                            value: k + 1,
+                            hash,
+                            weight: 1,
+                            expires: NEVER,
+                        };
+                        policy.insert(entry, &mut now, &mut sink);
+                        k + 1
+                    }
+                };
+                prop_assert_eq!(cache.get_or_insert_with(k, || k + 1), want, "step {}", step);
+            }
+            Op::Remove(k) => {
+                let held = policy.remove(cache.hash(&k), &k, &mut sink);
+                prop_assert_eq!(cache.remove(&k), held, "step {}", step);
+            }
+        }
+        let want: Vec<(u64, RemovalCause)> = sink.items.iter().map(|(k, _, c)| (*k, *c)).collect();
+        let got = std::mem::take(&mut *events.lock().unwrap());
+        prop_assert_eq!(got, want, "step {} {:?}", step, op);
+    }
+    let s: Stats = cache.stats();
+    prop_assert_eq!((s.hits, s.misses), (hits, misses));
+    prop_assert_eq!(s.entries, policy.len() as u64);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn cache_with_read_buffer_matches_the_policy(capacity in 1u64..40, ops in ops(100, 1)) {
+        cache_matches_policy(capacity, &ops)?;
+    }
+}
+
+/// Long runs of hits fill the read buffer (a reader then drains it under the exclusive lock).
+#[test]
+fn cache_matches_policy_across_full_read_buffers() {
+    let mut ops: Vec<Op> = (0..12).map(|k| Op::Insert(k, 1)).collect();
+    ops.extend((0..500).map(|i| Op::Get(i % 12)));
+    ops.extend((0..2000).map(|i| {
+        if i % 3 == 0 {
+            Op::Insert(i % 97, 1)
+        } else {
+            Op::Get(i % 13)
+        }
+    }));
+    cache_matches_policy(16, &ops).unwrap();
 }

@@ -1,10 +1,14 @@
 //! A count-min sketch of 4-bit counters that estimates how often each key was seen recently
 //! (TinyLFU's frequency filter). As in Caffeine, a key's four counters all lie in one 64-byte
-//! block (one cache line, one memory access), each in a different word of it. All counters are halved every `sample_size` increments, so old
-//! popularity fades; the halving is O(table) once per O(table) increments: O(1) amortized.
+//! block (one cache line, one memory access), each in a different word of it. All counters are
+//! halved every `sample_size` increments, so old popularity fades; the halving is O(table) once
+//! per O(table) increments: O(1) amortized.
 
-/// Multiplier that derives the counters' positions inside a block from the hash.
-const COUNTER_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Odd multipliers: the high bits of `hash × BLOCK_MIX` choose the block, those of
+/// `hash × COUNTER_MIX` the counters inside it (the high bits of a product depend on every bit
+/// of the hash, so neither the cache's shard bits nor hashbrown's bits bias the choice).
+const BLOCK_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+const COUNTER_MIX: u64 = 0xC2B2_AE3D_27D4_EB4F;
 
 /// Counters saturate at 15 (4 bits).
 const MAX_COUNT: u64 = 15;
@@ -43,23 +47,24 @@ impl Sketch {
         self.sample_size
     }
 
-    /// Word index and bit shift of the `i`-th counter of `hash`.
+    /// Word index and bit shift of each of the four counters of `hash`.
     #[inline]
-    fn slot(&self, hash: u64, i: usize) -> (usize, u32) {
-        let block = ((hash >> 40) as usize & self.mask) * 8;
-        let h = (hash ^ (hash >> 31)).wrapping_mul(COUNTER_MIX) >> (i * 8);
-        // Counter i lives in word 2i or 2i+1 of the block, at one of its 16 nibbles.
-        let word = block + 2 * i + (h & 1) as usize;
-        let shift = ((h >> 1) & 15) as u32 * 4;
-        (word, shift)
+    fn slots(&self, hash: u64) -> [(usize, u32); 4] {
+        let block = ((hash.wrapping_mul(BLOCK_MIX) >> 32) as usize & self.mask) * 8;
+        let h = hash.wrapping_mul(COUNTER_MIX) >> 32;
+        // Counter i lives in word 2i or 2i+1 of the block, at one of its 16 nibbles: 5 bits of
+        // the top 32 of the product each.
+        std::array::from_fn(|i| {
+            let b = h >> (5 * i);
+            (block + 2 * i + (b & 1) as usize, ((b >> 1) & 15) as u32 * 4)
+        })
     }
 
     /// Records one access to the key of `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
         let mut added = false;
-        for i in 0..4 {
-            let (w, s) = self.slot(hash, i);
+        for (w, s) in self.slots(hash) {
             if (self.table[w] >> s) & 0xF < MAX_COUNT {
                 self.table[w] += 1 << s;
                 added = true;
@@ -78,8 +83,7 @@ impl Sketch {
     #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
         let mut f = MAX_COUNT;
-        for i in 0..4 {
-            let (w, s) = self.slot(hash, i);
+        for (w, s) in self.slots(hash) {
             f = f.min((self.table[w] >> s) & 0xF);
         }
         f as u8

@@ -301,6 +301,38 @@ fn a_panicking_loader_neither_poisons_nor_wedges() {
     assert_eq!(cache.get(&2), Some(2));
 }
 
+#[test]
+fn a_panicking_weigher_neither_wedges_nor_stores() {
+    // The weigher runs after the loader returns, still inside the flight: value 0 makes it panic.
+    let cache: Arc<Cache<u64, u64>> = Arc::new(
+        Cache::builder(100)
+            .weigher(|_k, v| if *v == 0 { panic!("bad weight") } else { 1 })
+            .build()
+            .unwrap(),
+    );
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.get_or_insert_with(1, || {
+                started_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                0
+            })
+        })
+    };
+    started_rx.recv().unwrap();
+    let waiter = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.get_or_insert_with(1, || 7))
+    };
+    assert!(leader.join().is_err());
+    assert_eq!(waiter.join().unwrap(), 7);
+    assert_eq!(cache.get(&1), Some(7));
+    let s = cache.stats();
+    assert_eq!((s.entries, s.hits + s.misses), (1, 3));
+}
+
 /// Threads hammer a small multi-shard cache; values are a function of the key, so any value
 /// read must be that function's; capacity holds throughout. `NEXUS_CACHE_STRESS=1` runs longer.
 #[test]
