@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CorruptReason, Error, Result};
 use crate::input::{
-    check_batch, check_dim, check_out_len, check_sample, check_vector, column, quantile, words_for,
+    MAX_ABS, check_batch, check_dim, check_out_len, check_sample, check_vector, column, quantile,
+    within, words_for,
 };
 use crate::layout::{Kind, Reader, Writer, corrupt};
 
@@ -95,14 +96,15 @@ impl TryFrom<BinaryParams> for BinaryQuantizer {
         if p.low.len() != dim || p.high.len() != dim {
             return Err(bad("levels"));
         }
-        if !p.thresholds.iter().all(|t| t.is_finite()) {
+        if !p.thresholds.iter().all(|&t| within(t, MAX_ABS)) {
             return Err(bad("thresholds"));
         }
         if p.threshold == Threshold::Sign && p.thresholds.iter().any(|&t| t != 0.0) {
             return Err(bad("thresholds"));
         }
-        if !p.low.iter().all(|l| l.is_finite() && *l <= 0.0)
-            || !p.high.iter().all(|h| h.is_finite() && *h >= 0.0)
+        // Offsets of in-range values from an in-range threshold: at most 2 · MAX_ABS.
+        if !p.low.iter().all(|&l| within(l, 2.0 * MAX_ABS) && l <= 0.0)
+            || !p.high.iter().all(|&h| within(h, 2.0 * MAX_ABS) && h >= 0.0)
         {
             return Err(bad("levels"));
         }
@@ -132,7 +134,7 @@ impl BinaryQuantizer {
     ///
     /// # Errors
     /// [`Error::ZeroDimension`], [`Error::RaggedBatch`], [`Error::NonFinite`],
-    /// [`Error::EmptyTrainingSet`].
+    /// [`Error::OutOfRange`], [`Error::EmptyTrainingSet`].
     pub fn train(threshold: Threshold, sample: &[f32], dim: usize) -> Result<Self> {
         check_dim(dim)?;
         check_sample(sample, dim)?;
@@ -198,7 +200,7 @@ impl BinaryQuantizer {
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] for a vector or `out` of the wrong length,
-    /// [`Error::NonFinite`].
+    /// [`Error::NonFinite`], [`Error::OutOfRange`].
     pub fn encode_into(&self, v: &[f32], out: &mut [u64]) -> Result<()> {
         check_vector(v, self.dim())?;
         check_out_len(self.words(), out.len())?;
@@ -219,8 +221,8 @@ impl BinaryQuantizer {
     /// Encodes a row-major batch (in parallel) into `rows × words()` words.
     ///
     /// # Errors
-    /// [`Error::RaggedBatch`], [`Error::NonFinite`] (naming the row). Nothing is encoded
-    /// unless every row is valid.
+    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::OutOfRange`] (naming the row).
+    /// Nothing is encoded unless every row is valid.
     pub fn encode_batch(&self, flat: &[f32]) -> Result<Vec<u64>> {
         let rows = check_batch(flat, self.dim())?;
         let words = self.words();
@@ -243,7 +245,7 @@ impl BinaryQuantizer {
     /// ([`BinaryQuery::scores`]).
     ///
     /// # Errors
-    /// [`Error::DimensionMismatch`], [`Error::NonFinite`].
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::OutOfRange`].
     pub fn prepare_query(&self, query: &[f32]) -> Result<BinaryQuery> {
         let code = self.encode(query)?;
         let mut weights = vec![0.0f32; self.dim()];

@@ -34,6 +34,14 @@ pub enum Error {
         /// Index inside the row.
         index: usize,
     },
+    /// A finite value larger in magnitude than [`MAX_ABS`](crate::MAX_ABS).
+    #[error("value at row {row}, index {index} exceeds nexus_quant::MAX_ABS in magnitude")]
+    OutOfRange {
+        /// Row of the batch (0 for a single vector).
+        row: usize,
+        /// Index inside the row.
+        index: usize,
+    },
     /// A vector of norm zero where a direction is needed (Matryoshka re-normalisation).
     #[error("row {row} has zero norm and cannot be normalised")]
     ZeroNorm {

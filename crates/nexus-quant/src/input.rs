@@ -11,6 +11,12 @@ pub(crate) fn words_for(bits: usize) -> usize {
 /// make us allocate (a RaBitQ rotation holds `3 × padded_dim` signs).
 pub const MAX_DIM: usize = 1 << 16;
 
+/// The largest magnitude of any input value. Real embeddings are many orders of magnitude
+/// smaller; the limit keeps every intermediate result finite (residuals and rotations, steps
+/// folded into queries, f32 inner products over up to [`MAX_DIM`] dimensions), so that a
+/// finite input can never produce a garbage code or score.
+pub const MAX_ABS: f32 = 1e15;
+
 pub(crate) fn check_dim(dim: usize) -> Result<()> {
     if dim == 0 {
         Err(Error::ZeroDimension)
@@ -35,14 +41,27 @@ pub(crate) fn check_vector(v: &[f32], dim: usize) -> Result<()> {
     check_finite(v, 0)
 }
 
+/// Every value finite ([`Error::NonFinite`]) and at most [`MAX_ABS`] in magnitude
+/// ([`Error::OutOfRange`]).
 pub(crate) fn check_finite(row: &[f32], row_index: usize) -> Result<()> {
-    match row.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(Error::NonFinite {
+    if let Some(index) = row.iter().position(|x| !x.is_finite()) {
+        return Err(Error::NonFinite {
+            row: row_index,
+            index,
+        });
+    }
+    match row.iter().position(|x| x.abs() > MAX_ABS) {
+        Some(index) => Err(Error::OutOfRange {
             row: row_index,
             index,
         }),
         None => Ok(()),
     }
+}
+
+/// `|x| ≤ limit` (false for NaN): validation of deserialized parameters.
+pub(crate) fn within(x: f32, limit: f32) -> bool {
+    x.abs() <= limit
 }
 
 /// A flat row-major batch of finite `dim`-dimensional rows; returns the row count.

@@ -4,7 +4,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CorruptReason, Error, Result};
-use crate::input::{check_batch, check_dim, check_out_len, check_sample, check_vector, column};
+use crate::input::{
+    MAX_ABS, check_batch, check_dim, check_out_len, check_sample, check_vector, column, within,
+};
 use crate::layout::{Kind, Reader, Writer, corrupt};
 
 /// Whether an [`Int8Quantizer`] has one range per dimension or one for all.
@@ -84,10 +86,11 @@ impl TryFrom<Int8Params> for Int8Quantizer {
         if p.step.len() != p.lo.len() {
             return Err(bad("step"));
         }
-        if !p.lo.iter().all(|l| l.is_finite()) {
+        if !p.lo.iter().all(|&l| within(l, MAX_ABS)) {
             return Err(bad("lo"));
         }
-        if !p.step.iter().all(|s| s.is_finite() && *s > 0.0) {
+        // A trained step is at most 2 · MAX_ABS / 255 (or 1 for a degenerate range).
+        if !p.step.iter().all(|&s| within(s, MAX_ABS) && s > 0.0) {
             return Err(bad("step"));
         }
         if p.range == Int8Range::Global
@@ -146,8 +149,8 @@ impl Int8Quantizer {
     ///
     /// # Errors
     /// [`Error::ZeroDimension`], [`Error::RaggedBatch`], [`Error::NonFinite`],
-    /// [`Error::EmptyTrainingSet`], [`Error::InvalidParameter`] for a percentile outside
-    /// (50, 100].
+    /// [`Error::OutOfRange`], [`Error::EmptyTrainingSet`], [`Error::InvalidParameter`] for a
+    /// percentile outside (50, 100].
     pub fn train(range: Int8Range, clip: Clip, sample: &[f32], dim: usize) -> Result<Self> {
         check_dim(dim)?;
         check_clip(clip)?;
@@ -203,7 +206,7 @@ impl Int8Quantizer {
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] for a vector or `out` of the wrong length,
-    /// [`Error::NonFinite`].
+    /// [`Error::NonFinite`], [`Error::OutOfRange`].
     pub fn encode_into(&self, v: &[f32], out: &mut [i8]) -> Result<()> {
         check_vector(v, self.dim())?;
         check_out_len(self.dim(), out.len())?;
@@ -224,8 +227,8 @@ impl Int8Quantizer {
     /// Encodes a row-major batch in parallel into `rows × dim()` codes.
     ///
     /// # Errors
-    /// [`Error::RaggedBatch`], [`Error::NonFinite`]; nothing is encoded unless every row is
-    /// valid.
+    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::OutOfRange`]; nothing is encoded
+    /// unless every row is valid.
     pub fn encode_batch(&self, flat: &[f32]) -> Result<Vec<i8>> {
         let rows = check_batch(flat, self.dim())?;
         let mut out = vec![0i8; rows * self.dim()];
@@ -260,7 +263,7 @@ impl Int8Quantizer {
     /// query and the offsets into one constant, so a code costs one `dot_f32_i8`.
     ///
     /// # Errors
-    /// [`Error::DimensionMismatch`], [`Error::NonFinite`].
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::OutOfRange`].
     pub fn prepare_query(&self, query: &[f32]) -> Result<Int8Query> {
         check_vector(query, self.dim())?;
         let mut bias = 0.0f64;

@@ -19,8 +19,9 @@
 //! query → score blocks of codes.
 //!
 //! # Hard limits
-//! - Dimensions from 1 to [`MAX_DIM`]; every input value finite.
-//! - Bad input — a wrong dimension, NaN or ±∞, an empty training sample, bytes of a corrupt or
+//! - Dimensions from 1 to [`MAX_DIM`]; every input value finite and at most [`MAX_ABS`] in
+//!   magnitude (so that no intermediate result can overflow).
+//! - Bad input — a wrong dimension, NaN or ±∞ or a value above [`MAX_ABS`], an empty training sample, bytes of a corrupt or
 //!   untrained quantizer — gives a typed [`Error`], never a panic and never garbage codes.
 //!   Block scorers take slices whose lengths are the caller's responsibility and panic on a
 //!   mismatch (documented on each).
@@ -97,7 +98,7 @@ mod rotation;
 
 pub use binary::{BinaryQuantizer, BinaryQuery, Threshold};
 pub use error::{CorruptReason, Error, Result};
-pub use input::MAX_DIM;
+pub use input::{MAX_ABS, MAX_DIM};
 pub use int8::{Clip, Int8Quantizer, Int8Query, Int8Range};
 pub use matryoshka::Matryoshka;
 pub use rabitq::{

@@ -12,7 +12,10 @@ use crate::layout::{Kind, Reader, Writer, corrupt};
 /// **Valid only for embeddings of models trained with Matryoshka Representation Learning
 /// (MRL)**, whose leading dimensions are trained to stand alone. On other models (e.g.
 /// all-MiniLM-L6-v2) truncation discards information spread over every dimension, and recall
-/// drops: the `quant` bench suite measures by how much (`recall10/mrl<m>/…`).
+/// drops: the `quant` bench suite measures by how much (`recall10/mrl<m>/…`). Measured on
+/// all-MiniLM-L6-v2 (dev-20k, 384 dims, 500 queries), recall@10 of the truncated vectors alone
+/// is 0.31 / 0.50 / 0.63 / 0.74 at m = 64 / 128 / 192 / 256, and still 0.67 / 0.91 / 0.98 /
+/// 0.997 after an exact rerank of the top 100 — where int8 codes keep 0.99 alone.
 ///
 /// ```
 /// use nexus_quant::Matryoshka;
@@ -79,8 +82,8 @@ impl Matryoshka {
     /// Truncates and re-normalises `v` into `out` (`width()` long).
     ///
     /// # Errors
-    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::ZeroNorm`] if the kept
-    /// prefix is all zeros.
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::OutOfRange`],
+    /// [`Error::ZeroNorm`] if the kept prefix is all zeros.
     pub fn encode_into(&self, v: &[f32], out: &mut [f32]) -> Result<()> {
         check_vector(v, self.dim)?;
         check_out_len(self.width, out.len())?;
@@ -100,7 +103,8 @@ impl Matryoshka {
     /// Truncates a row-major batch in parallel into `rows × width()` values.
     ///
     /// # Errors
-    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::ZeroNorm`] (naming the row).
+    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::OutOfRange`], [`Error::ZeroNorm`]
+    /// (naming the row).
     pub fn encode_batch(&self, flat: &[f32]) -> Result<Vec<f32>> {
         let rows = check_batch(flat, self.dim)?;
         let mut out = vec![0.0f32; rows * self.width];

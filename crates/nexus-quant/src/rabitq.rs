@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CorruptReason, Error, Result};
 use crate::input::{
-    MAX_DIM, check_batch, check_dim, check_out_len, check_sample, check_vector, words_for,
+    MAX_ABS, MAX_DIM, check_batch, check_dim, check_out_len, check_sample, check_vector, within,
+    words_for,
 };
 use crate::layout::{Kind, Reader, Writer, corrupt};
 use crate::rotation::{ROUNDS, Rotation};
@@ -70,6 +71,10 @@ pub struct RabitqCodes {
 /// `‖x − c‖ · ‖q − c‖ · √((1 − ⟨x̄,o⟩²) / ⟨x̄,o⟩²) / √(D − 1)` ([`Estimate::std_error`]);
 /// `ε₀` times that bounds it with high probability ([`RABITQ_EPSILON0`]).
 ///
+/// The padding costs bits: a 384-dimensional vector gets `D = 512` bits (64 bytes) plus
+/// 12 bytes of factors, where a dense `d × d` rotation would need 384 bits. The extra bits
+/// make the estimate more precise (its error scales with `1/√(D − 1)`).
+///
 /// ```
 /// use nexus_quant::RabitqQuantizer;
 ///
@@ -105,7 +110,7 @@ impl TryFrom<RabitqParams> for RabitqQuantizer {
         if p.centroid.is_empty() {
             return Err(Error::NotTrained { what: "centroid" });
         }
-        if !p.centroid.iter().all(|c| c.is_finite()) {
+        if !p.centroid.iter().all(|&c| within(c, MAX_ABS)) {
             return Err(corrupt(CorruptReason::InvalidField("centroid")));
         }
         if p.centroid.len() > MAX_DIM {
@@ -141,7 +146,8 @@ impl RabitqQuantizer {
     ///
     /// # Errors
     /// [`Error::ZeroDimension`], [`Error::InvalidParameter`] above [`MAX_DIM`](crate::MAX_DIM),
-    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::EmptyTrainingSet`].
+    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::OutOfRange`],
+    /// [`Error::EmptyTrainingSet`].
     pub fn train(sample: &[f32], dim: usize, seed: u64) -> Result<Self> {
         check_dim(dim)?;
         let n = check_sample(sample, dim)?;
@@ -188,7 +194,7 @@ impl RabitqQuantizer {
     ///
     /// # Errors
     /// [`Error::DimensionMismatch`] for a vector or `out` of the wrong length,
-    /// [`Error::NonFinite`].
+    /// [`Error::NonFinite`], [`Error::OutOfRange`].
     pub fn encode_into(&self, v: &[f32], out: &mut [u64]) -> Result<RabitqFactors> {
         check_vector(v, self.dim())?;
         check_out_len(self.words(), out.len())?;
@@ -209,8 +215,8 @@ impl RabitqQuantizer {
     /// Encodes a row-major batch in parallel.
     ///
     /// # Errors
-    /// [`Error::RaggedBatch`], [`Error::NonFinite`]; nothing is encoded unless every row is
-    /// valid.
+    /// [`Error::RaggedBatch`], [`Error::NonFinite`], [`Error::OutOfRange`]; nothing is encoded
+    /// unless every row is valid.
     pub fn encode_batch(&self, flat: &[f32]) -> Result<RabitqCodes> {
         let rows = check_batch(flat, self.dim())?;
         let words = self.words();
@@ -265,7 +271,7 @@ impl RabitqQuantizer {
     /// `dot_f32_bits` kernel call.
     ///
     /// # Errors
-    /// [`Error::DimensionMismatch`], [`Error::NonFinite`].
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::OutOfRange`].
     pub fn prepare_query(&self, query: &[f32]) -> Result<RabitqQuery> {
         check_vector(query, self.dim())?;
         let residual: Vec<f32> = query

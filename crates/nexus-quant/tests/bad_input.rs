@@ -1,8 +1,8 @@
 //! Every bad input gives a typed error, never a panic or a code.
 
 use nexus_quant::{
-    BinaryQuantizer, Clip, Error, Int8Quantizer, Int8Range, MAX_DIM, Matryoshka, RabitqQuantizer,
-    Threshold,
+    BinaryQuantizer, Clip, Error, Int8Quantizer, Int8Range, MAX_ABS, MAX_DIM, Matryoshka,
+    RabitqQuantizer, Threshold,
 };
 
 const DIM: usize = 8;
@@ -205,4 +205,76 @@ fn symmetric_int8_needs_a_global_range() {
         global.dot_codes(&code, &code[1..]),
         Err(Error::DimensionMismatch { .. })
     ));
+}
+
+#[test]
+fn values_above_max_abs_are_rejected() {
+    let mut s = sample();
+    s[2 * DIM + 6] = MAX_ABS * 2.0;
+    for r in train_all(&s, DIM) {
+        assert_eq!(r, Err(Error::OutOfRange { row: 2, index: 6 }));
+    }
+    let good = sample();
+    let b = BinaryQuantizer::train(Threshold::Median, &good, DIM).unwrap();
+    let r = RabitqQuantizer::train(&good, DIM, 3).unwrap();
+    let q = Int8Quantizer::train(Int8Range::PerDimension, Clip::MinMax, &good, DIM).unwrap();
+    let m = Matryoshka::new(DIM, 8).unwrap();
+    let mut v = vec![0.5f32; DIM];
+    v[1] = -1e30;
+    let e = Error::OutOfRange { row: 0, index: 1 };
+    assert_eq!(b.encode(&v), Err(e.clone()));
+    assert_eq!(r.encode(&v).map(drop), Err(e.clone()));
+    assert_eq!(q.encode(&v), Err(e.clone()));
+    assert_eq!(m.encode(&v), Err(e.clone()));
+    assert_eq!(b.prepare_query(&v).map(drop), Err(e.clone()));
+    assert_eq!(r.prepare_query(&v).map(drop), Err(e.clone()));
+    assert_eq!(q.prepare_query(&v).map(drop), Err(e.clone()));
+    assert_eq!(
+        q.encode_batch(&s),
+        Err(Error::OutOfRange { row: 2, index: 6 })
+    );
+}
+
+/// Values right at the limit, trained and queried with, give finite codes, factors and scores:
+/// no intermediate result overflows.
+#[test]
+fn values_at_max_abs_give_finite_results() {
+    let dim = 64;
+    let s: Vec<f32> = (0..10 * dim)
+        .map(|i| match i % 3 {
+            0 => MAX_ABS,
+            1 => -MAX_ABS,
+            _ => 0.25,
+        })
+        .collect();
+    let query = &s[dim..2 * dim];
+    let n = s.len() / dim;
+    let mut scores = vec![0f32; n];
+
+    let r = RabitqQuantizer::train(&s, dim, 11).unwrap();
+    let codes = r.encode_batch(&s).unwrap();
+    for f in &codes.factors {
+        assert!(f.norm.is_finite() && f.center_dot.is_finite());
+        assert!(f.alignment > 0.0 && f.alignment <= 1.0);
+    }
+    r.prepare_query(query)
+        .unwrap()
+        .estimates(&codes.bits, &codes.factors, &mut scores);
+    assert!(scores.iter().all(|x| x.is_finite()), "{scores:?}");
+
+    for range in [Int8Range::PerDimension, Int8Range::Global] {
+        let q = Int8Quantizer::train(range, Clip::MinMax, &s, dim).unwrap();
+        let codes = q.encode_batch(&s).unwrap();
+        q.prepare_query(query).unwrap().scores(&codes, &mut scores);
+        assert!(scores.iter().all(|x| x.is_finite()), "{scores:?}");
+        assert_eq!(Int8Quantizer::from_bytes(&q.to_bytes()).unwrap(), q);
+    }
+    for t in [Threshold::Sign, Threshold::Mean, Threshold::Median] {
+        let b = BinaryQuantizer::train(t, &s, dim).unwrap();
+        let codes = b.encode_batch(&s).unwrap();
+        b.prepare_query(query).unwrap().scores(&codes, &mut scores);
+        assert!(scores.iter().all(|x| x.is_finite()), "{scores:?}");
+        assert_eq!(BinaryQuantizer::from_bytes(&b.to_bytes()).unwrap(), b);
+    }
+    assert_eq!(RabitqQuantizer::from_bytes(&r.to_bytes()).unwrap(), r);
 }
