@@ -33,6 +33,30 @@
 //! machine). An unknown or unsupported value is reported on stderr and by [`requested_level`],
 //! and the dispatcher falls back to the detected level — never undefined behaviour.
 //!
+//! ## Which level each kernel uses, and why
+//! Every kernel runs at the widest level available ([`kernel_levels`] lists them), chosen from
+//! the `kernels` bench suite run at both levels on the same Zen 4 machine (`NEXUS_SIMD=avx2`
+//! against the default; figures in `docs/ARCHITECTURE.md`):
+//! - Hamming and bit-plane kernels: AVX-512 (`VPOPCNTDQ`, one vector popcount per 64 bytes)
+//!   scanned 1024-bit codes about twice as fast as AVX2's scalar `popcnt` loop.
+//! - i8 kernels: AVX-512 VNNI (`VPDPBUSD`, 64 products per instruction) against AVX2's
+//!   sign-extend + `vpmaddwd`.
+//! - f32 one-to-many scans are memory-bound, so width barely matters; what mattered was
+//!   reading rows in memory order with a software prefetch ahead. With it, AVX-512 reached a
+//!   higher fraction of the read bound than AVX2 on Zen 4 (where 512-bit FMAs are split in two
+//!   256-bit halves, so AVX-512 cannot be *faster* per byte, only issue fewer instructions).
+//! - f32 one-to-one and many-to-many: equal on Zen 4 for the reason above; AVX-512 is kept
+//!   because on the Intel Xeons we target (Ice Lake-SP / Sapphire Rapids, two 512-bit FMA
+//!   ports, no heavy frequency licence for FMA-only code) it doubles the FMA throughput.
+//!
+//! An Intel Xeon without VNNI or VPOPCNTDQ (Skylake-SP, Cascade Lake) runs the AVX2 backend.
+//!
+//! ## Other architectures
+//! Only x86_64 has SIMD backends. No aarch64 target is installed where this was built, so a
+//! NEON path could be neither built nor tested; aarch64 (and everything else) runs the scalar
+//! kernels, which use 8 independent accumulators that the compiler vectorises to the baseline
+//! instruction set. A NEON backend is future work.
+//!
 //! # Hard limits
 //! - Float kernels accumulate in f32 (see the tolerances in `tests/`); `normalize` and the final
 //!   cosine division work in f64.
