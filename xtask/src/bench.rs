@@ -214,6 +214,16 @@ fn key(row: &Value) -> (String, String, String) {
     (s("suite"), s("name"), s("impl"))
 }
 
+/// How much better `ours` is than `anchor` (> 1 = better): a plain ratio for rates, recall and
+/// ratios, inverted for units where less is better (times and bytes).
+fn advantage(unit: &str, ours: f64, anchor: f64) -> f64 {
+    if LOWER_IS_BETTER.contains(&unit) {
+        anchor / ours
+    } else {
+        ours / anchor
+    }
+}
+
 /// One line per (suite, name): our value first, then each anchor with our ratio to it.
 fn print_table(results: &[Value]) {
     let mut groups: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
@@ -228,7 +238,7 @@ fn print_table(results: &[Value]) {
     }
     let width = order.iter().map(|(_, n)| n.len()).max().unwrap_or(4).max(4);
     println!(
-        "{:<8} {:<width$} {:>22} {:<9} anchors (ours / anchor)",
+        "{:<8} {:<width$} {:>22} {:<9} anchors (ratio > 1x: ours is better)",
         "suite", "name", "ours", "unit"
     );
     for k in &order {
@@ -246,7 +256,7 @@ fn print_table(results: &[Value]) {
             .map(|r| {
                 let v = r["value"].as_f64().unwrap_or(f64::NAN);
                 let ratio = ours
-                    .map(|o| format!(" ({:.2}x)", o / v))
+                    .map(|o| format!(" ({:.2}x)", advantage(unit, o, v)))
                     .unwrap_or_default();
                 format!("{}={}{ratio}", r["impl"].as_str().unwrap_or("?"), fmt(v))
             })
