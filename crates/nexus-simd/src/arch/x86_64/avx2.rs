@@ -169,14 +169,12 @@ fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) ->
 
 #[target_feature(enable = "avx2,fma")]
 fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
-    // As in the AVX-512 backend: rows in memory order, a software prefetch ahead, four rows'
-    // lane sums reduced together.
+    // As in the AVX-512 backend: rows in memory order, four rows' lane sums reduced together.
     let dim = query.len().max(1);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(4);
     for (g, o) in groups.zip(&mut outs) {
-        super::prefetch_ahead(g);
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);

@@ -251,7 +251,6 @@ fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(4);
     for (g, o) in groups.zip(&mut outs) {
-        super::prefetch_ahead(g);
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);
@@ -385,7 +384,6 @@ fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(4);
     for (g, o) in groups.zip(&mut outs) {
-        super::prefetch_ahead(g);
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);
@@ -462,8 +460,48 @@ fn xor_pop_lanes(qc: &[[u64; 8]], qt: __m512i, code: &[u64]) -> __m512i {
     acc
 }
 
+/// [`hamming_one_to_many`] for codes of exactly `8 * N` words: the query stays in `N`
+/// registers, so each code costs `N` loads, XORs, popcounts and adds.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn hamming_one_to_many_fixed<const N: usize>(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    let words = 8 * N;
+    let mut q = [_mm512_setzero_si512(); N];
+    for (v, c) in q.iter_mut().zip(query.as_chunks::<8>().0) {
+        *v = ld_i(c);
+    }
+    let groups = codes.chunks_exact(8 * words);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(8);
+    for (g, o) in groups.zip(&mut outs) {
+        let mut acc = [_mm512_setzero_si512(); 8];
+        for (a, c) in acc.iter_mut().zip(g.as_chunks::<8>().0.chunks_exact(N)) {
+            let mut s = _mm512_setzero_si512();
+            for (x, y) in c.iter().zip(&q) {
+                s = _mm512_add_epi64(s, _mm512_popcnt_epi64(_mm512_xor_si512(ld_i(x), *y)));
+            }
+            *a = s;
+        }
+        store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
+    }
+    for (o, c) in outs
+        .into_remainder()
+        .iter_mut()
+        .zip(rest.chunks_exact(words))
+    {
+        *o = hamming(query, c);
+    }
+}
+
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    match query.len() {
+        8 => return hamming_one_to_many_fixed::<1>(query, codes, out),
+        16 => return hamming_one_to_many_fixed::<2>(query, codes, out),
+        24 => return hamming_one_to_many_fixed::<3>(query, codes, out),
+        32 => return hamming_one_to_many_fixed::<4>(query, codes, out),
+        _ => {}
+    }
     // Codes one after the other (a linear stream), eight codes' lane sums reduced together.
     let words = query.len().max(1);
     let (qc, qt) = query.as_chunks::<8>();
@@ -472,7 +510,6 @@ fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(8);
     for (g, o) in groups.zip(&mut outs) {
-        super::prefetch_ahead(g);
         let mut acc = [_mm512_setzero_si512(); 8];
         for (a, c) in acc.iter_mut().zip(g.chunks_exact(words)) {
             *a = xor_pop_lanes(qc, qt, c);
