@@ -1,8 +1,8 @@
 //! Int8 codes for graph traversal and prefiltering: one signed byte per dimension with a
 //! per-dimension symmetric scale (`x[i] ≈ scale[i] · code[i]`), trained as the maximum
 //! absolute value of each dimension over a sample. The query side folds the scales into the
-//! f32 query, so scoring is one f32 × i8 dot product per code (the HNSW walk goes one step
-//! further and quantizes that query to i8 too, see `hnsw::scorer`).
+//! query and quantizes it to i8 with one scale of its own, so scoring a code is one i8 × i8
+//! (VNNI) dot product; the candidates are then reranked exactly on f32.
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Int8Codec {
@@ -54,8 +54,21 @@ impl Int8Codec {
             .sum()
     }
 
+    /// The query with the scales folded in and quantized to i8 with one scale of its own:
+    /// `scale · Σ q8·code ≈ <query, x>`, one i8 × i8 (VNNI) dot product per code.
+    pub(crate) fn query_i8(&self, query: &[f32]) -> (Vec<i8>, f32) {
+        let weights = self.query_weights(query);
+        let max = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let q8 = weights
+            .iter()
+            .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect();
+        (q8, scale)
+    }
+
     /// The query with the scales folded in: `<weights, code> ≈ <query, x>`.
-    pub(crate) fn query_weights(&self, query: &[f32]) -> Vec<f32> {
+    fn query_weights(&self, query: &[f32]) -> Vec<f32> {
         query.iter().zip(&self.scales).map(|(q, s)| q * s).collect()
     }
 }

@@ -24,11 +24,6 @@ pub(crate) fn dot_many_to_many(queries: &[f32], block: &[f32], dim: usize, out: 
     nexus_simd::dot_many_to_many(queries, block, dim, out);
 }
 
-/// [`dot_f32_i8`] against each `q.len()`-long code of `block`.
-pub(crate) fn dot_f32_i8_one_to_many(q: &[f32], block: &[i8], out: &mut [f32]) {
-    nexus_simd::dot_f32_i8_one_to_many(q, block, out);
-}
-
 /// `out[r] = Σ query·(row r of block)` over i8, exact in i32.
 pub(crate) fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
     nexus_simd::dot_i8_one_to_many(query, block, out);

@@ -208,15 +208,16 @@ impl Rows {
         }
         let dim = self.dim;
         let l2 = self.metric == Metric::L2;
-        let weights = codec.query_weights(query);
+        let (q8, scale) = codec.query_i8(query);
         let mut cand: TopK<u32> = TopK::new(candidates);
-        let mut scores = vec![0.0f32; BLOCK];
+        let mut scores = vec![0i32; BLOCK];
         for (b, block) in codes.codes.chunks(BLOCK * dim).enumerate() {
             let out = &mut scores[..block.len() / dim];
-            kernels::dot_f32_i8_one_to_many(&weights, block, out);
+            kernels::dot_i8_one_to_many(&q8, block, out);
             let base = b * BLOCK;
-            for (i, &s) in out.iter().enumerate() {
+            for (i, &raw) in out.iter().enumerate() {
                 let r = base + i;
+                let s = scale * raw as f32;
                 // L2: −‖q − x‖² ranks like 2<q,x> − ‖x‖².
                 let s = if l2 { 2.0 * s - codes.norms[r] } else { s };
                 if s >= cand.threshold() && filter.is_none_or(|f| f.allows(self.ids[r])) {
@@ -407,7 +408,7 @@ impl Index for FlatIndex {
 }
 
 /// Prefilter + rerank: scans int8 codes (one byte per dimension, a quarter of the f32
-/// bytes), keeps the best `k · rerank` candidates, and ranks those exactly on f32.
+/// bytes) against the query quantized to i8 (one VNNI dot product per code), keeps the best `k · rerank` candidates, and ranks those exactly on f32.
 ///
 /// The int8 scales are trained on the data seen so far and retrained (with every code
 /// re-encoded) each time the index doubles, up to 16,384 vectors; values outside the

@@ -467,7 +467,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     let efs: &[usize] = if quick {
         &[32, 64]
     } else {
-        &[16, 24, 32, 48, 64, 96, 128, 192]
+        &[16, 24, 32, 40, 48, 64, 80, 96, 128, 192]
     };
     let anchors = !quick && !ctx.has_flag("--no-anchors");
     let mut rows = Vec::new();

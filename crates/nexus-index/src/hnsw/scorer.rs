@@ -71,17 +71,11 @@ pub(crate) struct Int8Scorer<'a> {
 
 impl<'a> Int8Scorer<'a> {
     pub(crate) fn new(codes: &'a Codes, codec: &Int8Codec, query: &[f32], metric: Metric) -> Self {
-        let weights = codec.query_weights(query);
-        let max = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        let query = weights
-            .iter()
-            .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect();
+        let (query, scale) = codec.query_i8(query);
         Self {
             codes: &codes.codes,
             norms: &codes.norms,
-            dim: weights.len(),
+            dim: query.len(),
             query,
             scale,
             l2: metric == Metric::L2,
