@@ -9,7 +9,7 @@ mod workload;
 use std::sync::Arc;
 
 use nexus_storage::{Batch, Durability, Error, Fault, FaultFs, MemFs, Options, Store};
-use workload::{CODE, DIM, contents, generate, matching_prefix, models, run};
+use workload::{CODE, DIM, check_attachments, contents, generate, matching_prefix, models, run};
 
 fn options() -> Options {
     Options::new(DIM).code_bytes(CODE)
@@ -103,6 +103,7 @@ fn check_workload(seed: u64) -> (usize, usize) {
                 matching_prefix(&models, &got, acked, hi).is_some(),
                 "{ctx}: contents are not the acknowledged prefix ({acked} acked)"
             );
+            check_attachments(&store).unwrap_or_else(|e| panic!("{ctx}: {e}"));
             drop(store);
             // Or the power is cut right after the failure.
             let image = mem.crash_image(n);

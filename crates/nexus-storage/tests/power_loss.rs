@@ -1,5 +1,6 @@
 //! Power loss: a crash image is taken before every mutating file-system call of a workload
-//! (so at every sync point and every write between them). Each image must open and hold the
+//! (so at every sync point and every write between them) of commits, flushes, compactions and
+//! attachments. Each image must open and hold the
 //! model after some prefix of the steps that includes every step acknowledged as durable.
 
 #[path = "support/workload.rs"]
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nexus_storage::{MemFs, Options, Store};
 use parking_lot::Mutex;
-use workload::{CODE, DIM, contents, generate, matching_prefix, models, run};
+use workload::{CODE, DIM, check_attachments, contents, generate, matching_prefix, models, run};
 
 fn options() -> Options {
     Options::new(DIM).code_bytes(CODE)
@@ -23,6 +24,9 @@ struct Image {
     /// Steps `..durable` were acknowledged durable.
     durable: usize,
 }
+
+/// Images that held at least one attachment (each checked to be whole).
+static WITH_ATTACHMENTS: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs one workload, checks every image; returns how many images were checked.
 fn check_workload(seed: u64, n_steps: usize) -> usize {
@@ -81,6 +85,8 @@ fn check_workload(seed: u64, n_steps: usize) -> usize {
         store
             .verify()
             .unwrap_or_else(|e| panic!("{ctx}: verify: {e}"));
+        let n = check_attachments(&store).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        WITH_ATTACHMENTS.fetch_add(usize::from(n > 0), Ordering::Relaxed);
         // Recovery itself must be crash-safe: cut power right after it and reopen.
         let again = img.fs.crash_image(k as u64);
         drop(store);
@@ -105,7 +111,11 @@ fn every_crash_image_recovers_a_durable_prefix() {
     for seed in 0..seeds {
         total += check_workload(seed, 60);
     }
-    eprintln!("power loss: {total} crash images checked over {seeds} workloads");
+    let attached = WITH_ATTACHMENTS.load(Ordering::Relaxed);
+    eprintln!(
+        "power loss: {total} crash images checked over {seeds} workloads ({attached} held attachments)"
+    );
+    assert!(attached > 0, "the workloads never left an attachment");
     assert!(total > seeds as usize * 60);
 }
 

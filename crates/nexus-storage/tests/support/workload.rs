@@ -1,4 +1,5 @@
-//! A random workload of commits, flushes and compactions, and its model (a BTreeMap).
+//! A random workload of commits, flushes, compactions and attachments, and its model (a
+//! BTreeMap of records; attachments are checked to be whole copies of what was attached).
 
 #![allow(dead_code)]
 
@@ -22,6 +23,34 @@ pub(crate) enum Step {
     Commit(Vec<(u64, Option<Contents>)>, Durability),
     Flush,
     Compact,
+    /// Attach `attachment(k)` as the "idx" file of the newest segment (if any).
+    Attach(u8),
+}
+
+/// The bytes of the `k`-th attachment: longer than a sector, so a torn one would show.
+pub(crate) fn attachment(k: u8) -> Vec<u8> {
+    vec![k; 700 + usize::from(k)]
+}
+
+/// Every "idx" attachment of every segment is a whole copy of some `attachment(k)`; returns
+/// how many there are.
+pub(crate) fn check_attachments(store: &Store) -> Result<usize, String> {
+    let mut n = 0;
+    for seg in store.segments() {
+        if let Some(a) = store.attachment(seg.id(), "idx") {
+            let b = a.as_bytes();
+            let whole = b.first().is_some_and(|&k| b == attachment(k).as_slice());
+            if !whole {
+                return Err(format!(
+                    "segment {}: attachment of {} bytes is not one that was attached",
+                    seg.id(),
+                    b.len()
+                ));
+            }
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 impl Step {
@@ -30,7 +59,7 @@ impl Step {
         match self {
             Step::Commit(_, d) => *d != Durability::Never,
             Step::Flush => true,
-            Step::Compact => false,
+            Step::Compact | Step::Attach(_) => false,
         }
     }
 }
@@ -38,9 +67,10 @@ impl Step {
 pub(crate) fn generate(seed: u64, steps: usize) -> Vec<Step> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..steps)
-        .map(|_| match rng.random_range(0..10) {
+        .map(|_| match rng.random_range(0..11) {
             0 => Step::Flush,
             1 => Step::Compact,
+            2 => Step::Attach(rng.random()),
             _ => {
                 let n = rng.random_range(1..4);
                 let ops = (0..n)
@@ -97,6 +127,10 @@ pub(crate) fn run(store: &Store, step: &Step) -> nexus_storage::Result<()> {
         }
         Step::Flush => store.flush().map(|_| ()),
         Step::Compact => store.compact(),
+        Step::Attach(k) => match store.segments().last() {
+            Some(seg) => store.attach(seg.id(), "idx", &attachment(*k)),
+            None => Ok(()),
+        },
     }
 }
 
