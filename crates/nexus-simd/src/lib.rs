@@ -38,9 +38,9 @@
 //! the `kernels` bench suite run at both levels on the same Zen 4 machine (`NEXUS_SIMD=avx2`
 //! against the default; figures in `docs/ARCHITECTURE.md`):
 //! - Hamming and bit-plane kernels: AVX-512 (`VPOPCNTDQ`, one vector popcount per 64 bytes)
-//!   scanned 1024-bit codes about twice as fast as AVX2's scalar `popcnt` loop.
+//!   scanned 1024-bit codes 3.7× as fast as AVX2's scalar `popcnt` loop (301 vs 81 Mcodes/s).
 //! - i8 kernels: AVX-512 VNNI (`VPDPBUSD`, 64 products per instruction) against AVX2's
-//!   sign-extend + `vpmaddwd`.
+//!   sign-extend + `vpmaddwd`: 55.5 vs 42.1 Mscores/s over 100k × 384 codes.
 //! - f32 one-to-many scans are memory-bound, so width barely matters (on Zen 4 512-bit FMAs
 //!   are split in two 256-bit halves anyway): what mattered was reading rows in memory order
 //!   with no per-group overhead. Both levels then reach 0.98–1.0 of the DRAM read bound, within
