@@ -8,8 +8,9 @@ use crate::codes::Int8Codec;
 use crate::kernels::{self, prefetch};
 use crate::metric::Metric;
 
-/// Cache lines of an f32 vector prefetched ahead (the hardware streamer fetches the rest).
-const F32_PREFETCH_LINES: usize = 8;
+/// Cache lines of an f32 vector prefetched ahead: the whole vector at d = 384 (measured
+/// 5–10% faster than 8 lines with the hardware streamer left to fetch the rest).
+const F32_PREFETCH_LINES: usize = 24;
 
 /// Scores nodes for a walk; larger is better.
 pub(crate) trait Scorer {
