@@ -218,12 +218,16 @@ fn ops(keys: u64, max_weight: u64) -> impl Strategy<Value = Vec<Op>> {
     })
 }
 
+/// Replays `ops` on the policy and the model. Odd seeds run without collecting removed entries
+/// (as a cache without a listener does: the policy then drops them unread); the lists still
+/// show that the same entries left.
 fn run(capacity: u64, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut policy: Policy<u64, u64> = Policy::new(capacity, seed);
     let mut model = Model::new(capacity, seed);
     let mut now = || 0u64;
+    let collect = seed.is_multiple_of(2);
     for (step, op) in ops.iter().enumerate() {
-        let mut sink = Sink::new(true);
+        let mut sink = Sink::new(collect);
         match *op {
             Op::Get(k) => {
                 let got = policy.get(mix(k), &k, &mut now, &mut sink).copied();
@@ -253,7 +257,9 @@ fn run(capacity: u64, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
         }
         let removed: Vec<(u64, RemovalCause)> =
             sink.items.iter().map(|(k, _, c)| (*k, *c)).collect();
-        prop_assert_eq!(&removed, &model.removed, "step {} {:?}", step, op);
+        if collect {
+            prop_assert_eq!(&removed, &model.removed, "step {} {:?}", step, op);
+        }
         model.removed.clear();
         let lists = policy.lists();
         let keys = |l: &Vec<u32>| l.iter().map(|&i| *policy.key_at(i)).collect::<Vec<u64>>();
@@ -320,6 +326,7 @@ fn policy_matches_reference_long_run() {
         })
         .collect();
     run(50, 99, &ops).unwrap();
+    run(50, 98, &ops).unwrap();
 }
 
 /// The cache buffers hits taken under its shared lock and applies them before its next

@@ -41,6 +41,15 @@ impl ReadBuffer {
         }
     }
 
+    /// The slab indices of the buffered hits, oldest first, without removing them.
+    #[inline]
+    pub(crate) fn pending(&mut self) -> impl Iterator<Item = u32> + '_ {
+        let len = (*self.len.get_mut()).min(READ_BUFFER_LEN);
+        self.slots[..len]
+            .iter_mut()
+            .map(|slot| *slot.get_mut() as u32)
+    }
+
     /// Hands every buffered hit, oldest first, to `apply` as `(slab index, low hash bits)` and
     /// empties the buffer. The buffer lives inside the shard's lock: `&mut` access proves the
     /// exclusive lock is held, so no push is in progress.
