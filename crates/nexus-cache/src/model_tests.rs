@@ -1,7 +1,7 @@
 //! Model-based test: the shard policy against a plain single-threaded reference of the same
 //! W-TinyLFU policy written with `Vec` lists and O(n) operations, step by step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
@@ -28,11 +28,9 @@ struct Model {
     window_max: u64,
     protected_max: u64,
     sketch: Sketch,
-    sample_hits: u64,
-    sample_misses: u64,
-    previous_rate: f64,
-    step: f64,
-    initial_step: f64,
+    /// Hashes of refused candidates and of evicted main-space victims, oldest first.
+    window_ghosts: VecDeque<u64>,
+    main_ghosts: VecDeque<u64>,
     rng: u64,
     removed: Vec<(u64, RemovalCause)>,
 }
@@ -40,7 +38,6 @@ struct Model {
 impl Model {
     fn new(capacity: u64, seed: u64) -> Self {
         let window_max = (capacity / 100).max(1);
-        let step = (0.0625 * capacity as f64).max(1.0);
         Self {
             window: vec![],
             probation: vec![],
@@ -48,13 +45,10 @@ impl Model {
             entries: HashMap::new(),
             capacity,
             window_max,
-            protected_max: (capacity - window_max) * 80 / 100,
+            protected_max: (capacity - window_max) * 90 / 100,
             sketch: Sketch::new(capacity.clamp(512, 1 << 16)),
-            sample_hits: 0,
-            sample_misses: 0,
-            previous_rate: 0.0,
-            step,
-            initial_step: step,
+            window_ghosts: VecDeque::new(),
+            main_ghosts: VecDeque::new(),
             rng: seed | 1,
             removed: vec![],
         }
@@ -72,25 +66,26 @@ impl Model {
 
     fn get(&mut self, k: u64) -> Option<u64> {
         let v = self.entries.get(&k)?.0;
-        self.access(k, true);
+        self.access(k);
         Some(v)
     }
 
     fn insert(&mut self, k: u64, v: u64, w: u64) {
         if self.entries.insert(k, (v, w)).is_some() {
             self.removed.push((k, RemovalCause::Replaced));
-            self.access(k, true);
+            self.access(k);
         } else {
+            self.adapt(mix(k), w);
             self.window.insert(0, k);
             if self.entries.len() as u64 > self.sketch.entries() {
                 self.sketch = Sketch::new(self.sketch.entries() * 2);
             }
-            self.access(k, false);
+            self.access(k);
         }
         self.evict();
     }
 
-    fn access(&mut self, k: u64, hit: bool) {
+    fn access(&mut self, k: u64) {
         self.sketch.increment(mix(k));
         if let Some(p) = self.window.iter().position(|&x| x == k) {
             self.window.remove(p);
@@ -104,33 +99,37 @@ impl Model {
             self.protected.insert(0, k);
             self.demote();
         }
-        // Hill climbing, written out plainly.
-        if hit {
-            self.sample_hits += 1;
+    }
+
+    /// ARC's target rule, written out plainly: a returning refused candidate grows the
+    /// window, a returning evicted victim shrinks it, by the weight times the imbalance of
+    /// the two ghost lists' distinct hashes.
+    fn adapt(&mut self, hash: u64, w: u64) {
+        let distinct = |g: &VecDeque<u64>| {
+            let mut v: Vec<u64> = g.iter().copied().collect();
+            v.sort_unstable();
+            v.dedup();
+            v.len() as u64
+        };
+        let (gw, gm) = (distinct(&self.window_ghosts), distinct(&self.main_ghosts));
+        if self.window_ghosts.contains(&hash) {
+            self.window_max = (self.window_max + w * (gm / gw.max(1)).max(1)).min(self.capacity);
+        } else if self.main_ghosts.contains(&hash) {
+            self.window_max = self
+                .window_max
+                .saturating_sub(w * (gw / gm.max(1)).max(1))
+                .max(1);
         } else {
-            self.sample_misses += 1;
+            return;
         }
-        let n = self.sample_hits + self.sample_misses;
-        if n >= self.sketch.sample_size() {
-            let rate = self.sample_hits as f64 / n as f64;
-            let change = rate - self.previous_rate;
-            let amount = if change >= 0.0 { self.step } else { -self.step };
-            self.step = if change.abs() >= 0.05 {
-                if amount >= 0.0 {
-                    self.initial_step
-                } else {
-                    -self.initial_step
-                }
-            } else {
-                0.98 * amount
-            };
-            self.previous_rate = rate;
-            self.sample_hits = 0;
-            self.sample_misses = 0;
-            let w = (self.window_max as i64 + amount.round() as i64).clamp(0, self.capacity as i64);
-            self.window_max = w as u64;
-            self.protected_max = (self.capacity - self.window_max) * 80 / 100;
-            self.demote();
+        self.protected_max = (self.capacity - self.window_max) * 90 / 100;
+        self.demote();
+    }
+
+    fn remember(ghosts: &mut VecDeque<u64>, hash: u64, limit: usize) {
+        ghosts.push_back(hash);
+        while ghosts.len() > limit.max(1) {
+            ghosts.pop_front();
         }
     }
 
@@ -164,6 +163,14 @@ impl Model {
                     let cf = self.sketch.frequency(mix(c));
                     let vf = self.sketch.frequency(mix(v));
                     let admit = cf > vf || (cf >= 6 && self.random() & 127 == 0);
+                    // Ghost lists hold 10 % (refused candidates) and 5 % (victims) of the
+                    // entries held before the drop.
+                    let held = self.entries.len();
+                    if admit {
+                        Self::remember(&mut self.main_ghosts, mix(v), held * 50 / 1000);
+                    } else {
+                        Self::remember(&mut self.window_ghosts, mix(c), held * 100 / 1000);
+                    }
                     self.drop_key(if admit { v } else { c });
                     candidate = next;
                 }
@@ -303,7 +310,7 @@ proptest! {
     }
 }
 
-/// A long deterministic run that crosses many hill-climbing periods and sketch halvings.
+/// A long deterministic run that crosses many window adaptations and sketch halvings.
 #[test]
 fn policy_matches_reference_long_run() {
     let mut x = 7u64;

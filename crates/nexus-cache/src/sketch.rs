@@ -43,6 +43,7 @@ impl Sketch {
     }
 
     /// The increments between two halvings.
+    #[cfg(test)]
     pub(crate) fn sample_size(&self) -> u64 {
         self.sample_size
     }
