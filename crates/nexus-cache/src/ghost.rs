@@ -53,7 +53,6 @@ impl Ghosts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
 
     /// Against a plain model: the last `limit` pushes, searched linearly.
     #[test]

@@ -53,6 +53,11 @@ const MIN_SKETCH_ENTRIES: u64 = 512;
 const WINDOW_GHOSTS_PER_MILLE: usize = 100;
 const MAIN_GHOSTS_PER_MILLE: usize = 50;
 
+/// The protected segment's share of what the window leaves to the main space.
+fn protected_max(capacity: u64, window_max: u64) -> u64 {
+    (capacity - window_max) * PROTECTED_PERCENT / 100
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Region {
     Window,
@@ -185,7 +190,7 @@ impl<K: Eq, V> Policy<K, V> {
             protected: Deque::EMPTY,
             capacity,
             window_max,
-            protected_max: (capacity - window_max) * PROTECTED_PERCENT / 100,
+            protected_max: protected_max(capacity, window_max),
             sketch: Sketch::new(capacity.clamp(MIN_SKETCH_ENTRIES, INITIAL_SKETCH_ENTRIES)),
             window_ghosts: Ghosts::default(),
             main_ghosts: Ghosts::default(),
@@ -549,7 +554,7 @@ impl<K: Eq, V> Policy<K, V> {
         } else {
             return;
         }
-        self.protected_max = (self.capacity - self.window_max) * PROTECTED_PERCENT / 100;
+        self.protected_max = protected_max(self.capacity, self.window_max);
         self.demote_protected_overflow();
     }
 
