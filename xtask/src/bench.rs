@@ -23,12 +23,16 @@ struct Options {
     json: Option<PathBuf>,
     baseline: Option<PathBuf>,
     threshold: f64,
+    /// The cargo profile the bench binary is built with (default `bench`). CI passes `test` so
+    /// the quick benches reuse the test build's artifacts instead of compiling everything again.
+    cargo_profile: String,
     passthrough: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut o = Options {
         threshold: 0.10,
+        cargo_profile: "bench".into(),
         ..Default::default()
     };
     let mut it = args.iter();
@@ -40,6 +44,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--dataset" => o.dataset = Some(value("--dataset")?),
             "--json" => o.json = Some(value("--json")?.into()),
             "--baseline" => o.baseline = Some(value("--baseline")?.into()),
+            "--cargo-profile" => o.cargo_profile = value("--cargo-profile")?,
             "--threshold" => {
                 o.threshold = value("--threshold")?
                     .parse()
@@ -57,15 +62,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "build",
         "--quiet",
         "--profile",
-        "bench",
+        &o.cargo_profile,
         "-p",
         "nexus-bench",
     ]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| project_root().join("target"), PathBuf::from);
-    // Cargo places the `bench` profile's artifacts under `release/`.
     let exe = target
-        .join("release")
+        .join(profile_dir(&o.cargo_profile))
         .join(format!("nexus-bench{}", std::env::consts::EXE_SUFFIX));
 
     let suites = if o.suites.is_empty() {
@@ -133,6 +137,16 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         compare(baseline, &results, o.threshold)?;
     }
     Ok(())
+}
+
+/// The directory under `target/` where cargo puts a profile's artifacts: `bench` shares
+/// `release/`, `test` shares `debug/`, a custom profile has its own.
+fn profile_dir(profile: &str) -> &str {
+    match profile {
+        "bench" | "release" => "release",
+        "test" | "dev" => "debug",
+        other => other,
+    }
 }
 
 fn list_suites(exe: &PathBuf) -> Result<Vec<String>> {

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo xtask bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH]
-//!                   [--baseline PATH] [--threshold FRACTION] [suite flags…]
+//!                   [--baseline PATH] [--threshold FRACTION] [--cargo-profile NAME]
+//!                   [suite flags…]
 //! cargo xtask layers
 //! cargo xtask bundle-data --from DIR [--out DIR]
 //! ```
@@ -18,7 +19,8 @@ mod layers;
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--baseline PATH] [--threshold F] [suite flags…]
+  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--baseline PATH] [--threshold F]
+        [--cargo-profile NAME (default bench)] [suite flags…]
         run benchmark suites (all when no --suite), print a table, write one JSON document
         (default target/bench/<git-rev>.json), compare with a baseline
   crash [--cycles N] [--dir DIR] [--seed S]
