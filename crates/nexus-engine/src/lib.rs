@@ -1,22 +1,86 @@
-//! Memory Nexus: an embedded long-term memory for AI agents. A memory is a text with its
-//! embedding and metadata; the engine stores memories durably and recalls the most relevant
-//! ones for a query vector.
+//! Memory Nexus: an embedded long-term memory for AI agents. A *memory* is a text with its
+//! embedding vector and metadata (namespace, tags, key = value metadata, event time,
+//! importance); [`Nexus`] stores memories durably in a directory and recalls the most similar
+//! ones for a query vector, with filters, while other threads remember and forget.
 //!
-//! The `Nexus` facade (open / remember / recall / get / forget) is built on the layers below,
-//! which this crate re-exports as modules so that their versions never skew:
-//! [`simd`] (distance kernels), [`quant`] (codes), [`index`] (flat, quantized and HNSW indexes),
-//! [`cache`] (query cache) and [`storage`] (WAL, segments, manifest).
+//! It is not an embedding model (bring your vectors) and not a server: it runs inside your
+//! process.
 //!
 //! # Example
 //!
 //! ```
-//! let a = [0.6f32, 0.8];
-//! assert!((nexus_engine::simd::dot(&a, &a) - 1.0).abs() < 1e-6);
+//! use nexus_engine::{Filter, Memory, Nexus, Options, Query};
+//!
+//! # fn main() -> Result<(), nexus_engine::Error> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("memories");
+//! let nexus = Nexus::open(&path, Options::new().dimension(3))?;
+//! let tea = nexus.remember(
+//!     Memory::new("the user prefers green tea", vec![0.9, 0.1, 0.0])
+//!         .namespace("user-42")
+//!         .tag("preference"),
+//! )?;
+//! nexus.remember(Memory::new("the meeting moved to Friday", vec![0.0, 0.2, 0.9]).namespace("user-42"))?;
+//! nexus.remember(Memory::new("another user's tea order", vec![0.9, 0.1, 0.0]).namespace("user-7"))?;
+//!
+//! let hits = nexus.recall(&Query::new(vec![1.0, 0.0, 0.0]).k(1).namespace("user-42"))?;
+//! assert_eq!(hits[0].id, tea);
+//! assert_eq!(hits[0].memory.text(), "the user prefers green tea");
+//!
+//! let tagged = Query::new(vec![0.0, 0.0, 1.0]).filter(Filter::new().tags_any(["preference"]));
+//! assert_eq!(nexus.recall(&tagged)?.len(), 1);
+//!
+//! nexus.forget(tea)?;
+//! drop(nexus);
+//! let nexus = Nexus::open(&path, Options::new())?; // the store knows its dimension
+//! assert_eq!(nexus.len(), 2);
+//! assert!(nexus.get(tea)?.is_none());
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! # How it works
+//! A remember appends to the storage layer's checksummed WAL (one fsync shared by concurrent
+//! callers under [`Durability::Grouped`]) and to an in-memory tail that recalls scan exactly.
+//! A background thread flushes the tail to an immutable, memory-mapped segment (by size or
+//! age), builds the segment's HNSW graph (int8 traversal, exact f32 rerank on the mapped
+//! vectors) and stores it, with the segment's namespace and tag postings, as segment
+//! attachments, so opening a store maps files instead of rebuilding. Compaction merges
+//! segments in the background and drops forgotten memories. A recall searches one consistent
+//! snapshot of the segments and the tail and merges their top-k. See `docs/ARCHITECTURE.md`.
+//!
+//! # Hard limits
+//! - Vectors of one dimension per store (1..=2³²−1), finite values; cosine stores reject
+//!   all-zero vectors; dot / L2 stores reject values above [`quant::MAX_ABS`].
+//! - Ids are `u64`, engine-assigned from 1, never reused.
+//! - One writer per directory (others get [`Error::Locked`]); read-only opens share.
+//!
+//! # Layers
+//! The layers below are re-exported as modules so their versions never skew: [`simd`]
+//! (distance kernels), [`quant`] (codes), [`index`] (flat, quantized and HNSW indexes),
+//! [`cache`] (query cache) and [`storage`] (WAL, segments, manifest).
+//!
+//! # Crate features
+//! None.
 
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod memory;
+mod nexus;
+mod options;
+mod part;
+mod query;
+mod search;
+
+pub use error::{Error, Result};
+pub use memory::{DEFAULT_NAMESPACE, Memory, Recalled};
+pub use nexus::{Nexus, Stats, VerifyReport};
+pub use options::{Clock, Durability, IndexOptions, ManualClock, Metric, Options, SystemClock};
+pub use query::{Filter, Query};
 
 pub use nexus_cache as cache;
 pub use nexus_index as index;

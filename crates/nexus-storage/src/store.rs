@@ -944,6 +944,25 @@ impl Store {
         Ok(None)
     }
 
+    /// The operations not yet flushed to a segment, by ascending id: `Some` for a put, `None`
+    /// for a delete (a copy). A writable open flushes what it recovers, so this is what was
+    /// committed since the last flush; a read-only open also sees the WAL it replayed.
+    pub fn pending(&self) -> Vec<(u64, Option<Record>)> {
+        let st = self.state.lock();
+        st.memtable
+            .iter()
+            .map(|(&id, e)| {
+                let rec = e.as_ref().map(|p| Record {
+                    id,
+                    vector: p.vector.clone(),
+                    code: p.code.clone(),
+                    meta: p.meta.clone(),
+                });
+                (id, rec)
+            })
+            .collect()
+    }
+
     /// Every record, by ascending id (a full copy: for tests and tools, not for hot paths).
     pub fn records(&self) -> Result<Vec<Record>> {
         let st = self.state.lock();
