@@ -5,6 +5,7 @@
 //! cargo xtask bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH]
 //!                   [--baseline PATH] [--threshold FRACTION] [--cargo-profile NAME]
 //!                   [suite flags…]
+//! cargo xtask crash [--engine] [--cycles N] [--dir DIR] [--seed S]
 //! cargo xtask layers
 //! cargo xtask bundle-data --from DIR [--out DIR]
 //! ```
@@ -23,8 +24,9 @@ const USAGE: &str = "usage: cargo xtask <command>
         [--cargo-profile NAME (default bench)] [suite flags…]
         run benchmark suites (all when no --suite), print a table, write one JSON document
         (default target/bench/<git-rev>.json), compare with a baseline
-  crash [--cycles N] [--dir DIR] [--seed S]
-        kill a nexus-storage writer with SIGKILL N times; check every acknowledged record
+  crash [--engine] [--cycles N] [--dir DIR] [--seed S]
+        kill a nexus-storage writer (or with --engine a nexus-engine one) with SIGKILL N times;
+        check every acknowledged record (memory and forget)
   layers
         check that every crate depends only on the layers below it
   bundle-data --from DIR [--out DIR]

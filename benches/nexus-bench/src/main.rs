@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod alloc;
 mod bound;
 mod context;
 mod report;
@@ -21,6 +22,9 @@ mod suites;
 
 use context::Context;
 use report::Row;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 pub(crate) type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 

@@ -3,6 +3,7 @@
 use crate::Suite;
 
 mod cache;
+mod engine;
 mod exact;
 mod index;
 mod kernels;
@@ -34,5 +35,9 @@ pub(crate) const ALL: &[Suite] = &[
     Suite {
         name: "index",
         run: index::run,
+    },
+    Suite {
+        name: "engine",
+        run: engine::run,
     },
 ];
