@@ -573,3 +573,54 @@ fn real_embeddings_recall_like_exact_search() {
         "recall@10 on the bundled MiniLM data: {recall}"
     );
 }
+
+#[test]
+fn nexus_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Nexus>();
+}
+
+#[test]
+fn newer_and_damaged_stores_are_reported_with_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    {
+        let nexus = Nexus::open(&path, small_options()).unwrap();
+        build(&nexus, 300, 3, 2);
+        nexus.flush().unwrap();
+    }
+    // A settings file from a newer format.
+    let settings = std::fs::read_to_string(path.join("NEXUS")).unwrap();
+    std::fs::write(
+        path.join("NEXUS"),
+        settings.replace("\"format\": 1", "\"format\": 99"),
+    )
+    .unwrap();
+    match Nexus::open(&path, Options::new()) {
+        Err(Error::NewerFormat {
+            found: 99, path: p, ..
+        }) => assert!(p.ends_with("NEXUS")),
+        other => panic!("expected a newer format, got {other:?}"),
+    }
+    std::fs::write(path.join("NEXUS"), settings).unwrap();
+    // A flipped byte in a segment: open (which checks headers) or verify names the file.
+    let seg = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&seg, bytes).unwrap();
+    let err = match Nexus::open(&path, Options::new().background(false)) {
+        Err(e) => e,
+        Ok(n) => n.verify().unwrap_err(),
+    };
+    assert!(err.is_corruption(), "{err}");
+    let name = seg.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        err.to_string().contains(&name),
+        "{err} does not name {name}"
+    );
+}
