@@ -69,6 +69,7 @@
 
 mod config;
 mod error;
+mod jsonl;
 mod memory;
 mod nexus;
 mod options;

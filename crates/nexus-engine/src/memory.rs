@@ -184,7 +184,8 @@ impl StoredMeta {
             tags,
             metadata: Value::Object(m.metadata.clone()).to_string(),
             event_time: m.event_time.unwrap_or(now),
-            created_at: now,
+            // Set only on memories read back from a store (re-remembered or imported).
+            created_at: m.created_at.unwrap_or(now),
             importance: m.importance,
         }
     }

@@ -469,6 +469,28 @@ impl Nexus {
         )
     }
 
+    /// Calls `f` with every live memory: segments oldest first, then the unflushed tail,
+    /// each by ascending id.
+    pub(crate) fn for_each_memory(
+        &self,
+        mut f: impl FnMut(u64, Memory) -> Result<()>,
+    ) -> Result<()> {
+        let snap = self.inner.snapshot();
+        for v in &snap.views {
+            let live = v.state.read().postings.live.clone();
+            for id in live {
+                let row = v.seg.find(id).expect("live ids are the segment's");
+                f(id, view_memory(v, row)?)?;
+            }
+        }
+        let t = snap.tail.read();
+        for id in t.postings.live.iter() {
+            let row = t.ids.binary_search(&id).expect("live ids are the tail's");
+            f(id, tail_memory(&t, row))?;
+        }
+        Ok(())
+    }
+
     /// Live memories.
     pub fn len(&self) -> u64 {
         let snap = self.inner.snapshot();

@@ -624,3 +624,66 @@ fn newer_and_damaged_stores_are_reported_with_the_file() {
         "{err} does not name {name}"
     );
 }
+
+#[test]
+fn jsonl_export_import_round_trips_exactly() {
+    let a = Nexus::in_memory(small_options()).unwrap();
+    build(&a, 1500, 21, 3);
+    a.remember(
+        Memory::new(
+            "odd values",
+            vec![1e-30, -3.5, 0.1, 7e10, 1.0, 0.0, 0.0, 0.0].repeat(3),
+        )
+        .tags(["x"])
+        .meta("nested", serde_json::json!({"a": [1, "two", null]})),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let n = a.export_jsonl(&mut out).unwrap();
+    assert_eq!(n, a.len());
+    let b = Nexus::in_memory(small_options()).unwrap();
+    let ids = b.import_jsonl(out.as_slice()).unwrap();
+    assert_eq!(ids.len() as u64, n);
+    let mut again = Vec::new();
+    b.export_jsonl(&mut again).unwrap();
+    // Equal line by line except for the ids, which are assigned anew.
+    let strip = |text: &[u8]| -> Vec<serde_json::Value> {
+        String::from_utf8(text.to_vec())
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("id");
+                v
+            })
+            .collect()
+    };
+    let (x, y) = (strip(&out), strip(&again));
+    assert_eq!(x, y);
+    // Bit-equal vectors and equal times, memory by memory.
+    let ids_a: Vec<u64> = String::from_utf8(out.clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let bits = |m: &Memory| m.vector().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for (&ia, &ib) in ids_a.iter().zip(&ids) {
+        let (ma, mb) = (a.get(ia).unwrap().unwrap(), b.get(ib).unwrap().unwrap());
+        assert_eq!(bits(&ma), bits(&mb));
+        assert_eq!(ma.created_at_ms(), mb.created_at_ms());
+        assert_eq!(ma.event_time_ms(), mb.event_time_ms());
+    }
+    // A malformed line is reported with its number.
+    let bad = b"{\"text\":\"a\",\"vector\":[1,2]}\nnot json\n";
+    match b.import_jsonl(&bad[..]) {
+        Err(Error::InvalidArgument { reason, .. }) => assert!(
+            reason.contains("line 1") || reason.contains("line 2"),
+            "{reason}"
+        ),
+        other => panic!("expected a bad line, got {other:?}"),
+    }
+}
