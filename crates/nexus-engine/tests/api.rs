@@ -632,7 +632,7 @@ fn jsonl_export_import_round_trips_exactly() {
     a.remember(
         Memory::new(
             "odd values",
-            vec![1e-30, -3.5, 0.1, 7e10, 1.0, 0.0, 0.0, 0.0].repeat(3),
+            [1e-30, -3.5, 0.1, 7e10, 1.0, 0.0, 0.0, 0.0].repeat(3),
         )
         .tags(["x"])
         .meta("nested", serde_json::json!({"a": [1, "two", null]})),
