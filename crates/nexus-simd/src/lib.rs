@@ -218,6 +218,83 @@ pub fn dot_one_to_many(query: &[f32], block: &[f32], out: &mut [f32]) {
     (kernels().dot_one_to_many)(query, block, out);
 }
 
+/// How many rows ahead [`dot_gather`] and [`l2_squared_gather`] prefetch.
+const GATHER_AHEAD: usize = 4;
+
+/// Hints the CPU to bring `row` into cache (a no-op off x86_64).
+#[inline(always)]
+fn prefetch_row(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..row.len()).step_by(16) {
+        // `wrapping_add` keeps the address computation free of UB; it stays inside `row`.
+        let p = row.as_ptr().wrapping_add(line).cast::<i8>();
+        // SAFETY: a prefetch is a hint: it never faults and has no architectural effect,
+        // whatever the address; `p` points into `row` anyway.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+fn gather(
+    query: &[f32],
+    block: &[f32],
+    rows: &[u32],
+    out: &mut [f32],
+    kernel: fn(&[f32], &[f32]) -> f32,
+) {
+    assert_eq!(
+        rows.len(),
+        out.len(),
+        "nexus-simd: {} rows, {} outputs",
+        rows.len(),
+        out.len()
+    );
+    let dim = query.len();
+    if dim == 0 {
+        out.fill(0.0);
+        return;
+    }
+    assert!(
+        block.len().is_multiple_of(dim),
+        "nexus-simd: a block of {} values is not rows of {dim}",
+        block.len()
+    );
+    let n = block.len() / dim;
+    if let Some(&bad) = rows.iter().find(|&&r| r as usize >= n) {
+        panic!("nexus-simd: row {bad} of a block of {n} rows");
+    }
+    let row = |r: u32| &block[r as usize * dim..(r as usize + 1) * dim];
+    for &r in rows.iter().take(GATHER_AHEAD) {
+        prefetch_row(row(r));
+    }
+    for (i, (&r, o)) in rows.iter().zip(out.iter_mut()).enumerate() {
+        if let Some(&ahead) = rows.get(i + GATHER_AHEAD) {
+            prefetch_row(row(ahead));
+        }
+        *o = kernel(query, row(r));
+    }
+}
+
+/// Dot product of `query` with the rows `rows` (row numbers, any order) of the row-major
+/// `block`: `out[i] = dot(query, row rows[i])`. Rows are prefetched a few ahead, so scattered
+/// rows — the matches of a filter — are read with overlapping cache misses.
+///
+/// # Panics
+/// If `rows.len() != out.len()`, `block` is not whole rows of `query.len()`, or a row number
+/// is out of range.
+pub fn dot_gather(query: &[f32], block: &[f32], rows: &[u32], out: &mut [f32]) {
+    gather(query, block, rows, out, kernels().dot);
+}
+
+/// Squared L2 distance of `query` to the rows `rows` of `block`, as [`dot_gather`].
+///
+/// # Panics
+/// As [`dot_gather`].
+pub fn l2_squared_gather(query: &[f32], block: &[f32], rows: &[u32], out: &mut [f32]) {
+    gather(query, block, rows, out, kernels().l2_squared);
+}
+
 /// Squared L2 distance of `query` to each `query.len()`-long row of the row-major `block`.
 ///
 /// # Panics
