@@ -568,7 +568,7 @@ impl Nexus {
             return Err(Error::ReadOnly);
         }
         self.inner.flush_tail()?;
-        self.inner.compact()
+        self.inner.compact(usize::MAX)
     }
 
     /// Checks every checksum of the store (segments, attachments, WAL, manifest) and that
@@ -995,15 +995,33 @@ impl Inner {
         }
     }
 
-    /// Merges every segment into one: the merge under the write lock, the graph build with no
-    /// lock (recalls use the old segments, forgets apply to both), then the swap.
-    fn compact(&self) -> Result<()> {
+    /// How many of the newest segments a background compaction merges (size-tiered): the
+    /// newest ones while each is at most twice the rows gathered so far, at least two. A big
+    /// old segment is merged only once the newer ones add up to half its size, so each row is
+    /// rewritten O(log n) times.
+    fn tiered_count(views: &[Arc<SegView>]) -> usize {
+        let (mut rows, mut count) = (0usize, 0usize);
+        for v in views.iter().rev() {
+            let len = v.seg.len();
+            if count >= 2 && len > 2 * rows {
+                break;
+            }
+            rows += len;
+            count += 1;
+        }
+        count
+    }
+
+    /// Merges the newest `count` segments into one: the merge under the write lock, the graph
+    /// build with no lock (recalls use the old segments, forgets apply to both), then the swap.
+    fn compact(&self, count: usize) -> Result<()> {
         let _one = self.compaction.lock();
-        let _span = tracing::info_span!("nexus.compact").entered();
+        let _span = tracing::info_span!("nexus.compact", count).entered();
         let (merged, old): (Option<Arc<SegView>>, Vec<u64>) = {
             let w = self.writer.lock();
             let snap = self.snapshot();
-            if snap.views.is_empty() {
+            let count = count.min(snap.views.len());
+            if count == 0 {
                 return Ok(());
             }
             {
@@ -1013,21 +1031,28 @@ impl Inner {
                     c.write(&self.backend, &self.dir)?;
                 }
             }
+            let suffix = &snap.views[snap.views.len() - count..];
             let mut live = RoaringTreemap::new();
-            for v in &snap.views {
+            for v in suffix {
                 live |= &v.state.read().postings.live;
             }
-            self.store.compact()?;
-            let old = snap.views.iter().map(|v| v.id()).collect();
-            let merged = match self.store.segments().first() {
+            let merged_id = self.store.compact_newest(count)?;
+            let old = suffix.iter().map(|v| v.id()).collect();
+            let merged = match merged_id {
                 None => None,
-                Some(seg) => {
-                    let what = self.dir.join(format!("segment {}", seg.id()));
-                    let rows = RowsFile::build(seg, |row| {
+                Some(id) => {
+                    let seg = self
+                        .store
+                        .segments()
+                        .into_iter()
+                        .find(|s| s.id() == id)
+                        .expect("the merged segment is live");
+                    let what = self.dir.join(format!("segment {id}"));
+                    let rows = RowsFile::build(&seg, |row| {
                         StoredMeta::decode(seg.meta(row)?).map_err(|e| Error::corrupt(&what, e))
                     })?;
-                    self.store.attach(seg.id(), ROWS_ROLE, &rows.encode())?;
-                    let view = Arc::new(SegView::new(Arc::clone(seg), rows, &live));
+                    self.store.attach(id, ROWS_ROLE, &rows.encode())?;
+                    let view = Arc::new(SegView::new(seg, rows, &live));
                     *self.compacting.lock() = Some(Arc::clone(&view));
                     Some(view)
                 }
@@ -1044,15 +1069,17 @@ impl Inner {
         };
         let _w = self.writer.lock();
         let snap = self.snapshot();
-        let views = merged
-            .into_iter()
-            .chain(
-                snap.views
-                    .iter()
-                    .filter(|v| !old.contains(&v.id()))
-                    .cloned(),
-            )
-            .collect();
+        // The merged segment takes the place of the run it replaces; later flushes stay after.
+        let mut views: Vec<Arc<SegView>> = Vec::with_capacity(snap.views.len());
+        let mut merged = merged;
+        for v in &snap.views {
+            if old.contains(&v.id()) {
+                views.extend(merged.take());
+            } else {
+                views.push(Arc::clone(v));
+            }
+        }
+        views.extend(merged);
         self.publish(Snapshot {
             views,
             tail: Arc::clone(&snap.tail),
@@ -1119,10 +1146,10 @@ impl Inner {
         }
         self.index_segments()?;
         let snap = self.snapshot();
-        if snap.views.len() > self.options.max_segments
-            || Self::dead_fraction(&snap) > DEAD_FRACTION
-        {
-            self.compact()?;
+        if Self::dead_fraction(&snap) > DEAD_FRACTION {
+            self.compact(usize::MAX)?;
+        } else if snap.views.len() > self.options.max_segments {
+            self.compact(Self::tiered_count(&snap.views))?;
         }
         Ok(())
     }

@@ -785,18 +785,32 @@ impl Store {
     /// flushed stay in memory and the WAL). Checks every segment's checksums first, so
     /// corruption is reported, not copied. Old files are deleted once no reader holds them.
     pub fn compact(&self) -> Result<()> {
+        self.compact_newest(usize::MAX).map(|_| ())
+    }
+
+    /// Merges the newest `count` segments (all of them if `count` is larger) into one, in
+    /// their place; returns the merged segment's id (`None` if nothing was merged or nothing
+    /// survived). Superseded records are dropped; deletes are dropped too when the merge
+    /// reaches the oldest segment, and otherwise kept as delete rows, since an older segment
+    /// may still hold the id. Attachments of the merged segments are dropped with them.
+    /// Checks the merged segments' checksums first.
+    pub fn compact_newest(&self, count: usize) -> Result<Option<u64>> {
         self.check_writable()?;
         let mut st = self.state.lock();
         self.check_writable()?;
-        if st.segments.is_empty() {
-            return Ok(());
+        let n = st.segments.len();
+        let count = count.min(n);
+        if count == 0 || (count == 1 && n > 1) {
+            return Ok(None);
         }
-        for seg in &st.segments {
+        let first = n - count;
+        let keep_deletes = first > 0;
+        for seg in &st.segments[first..] {
             seg.verify()?;
         }
-        // The newest row of each id.
+        // The newest row of each id among the merged segments.
         let mut winners: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
-        for (si, seg) in st.segments.iter().enumerate().rev() {
+        for (si, seg) in st.segments.iter().enumerate().skip(first).rev() {
             for (row, &id) in seg.ids().iter().enumerate() {
                 winners.entry(id).or_insert((si, row));
             }
@@ -813,10 +827,14 @@ impl Store {
                         meta: seg.meta(row)?,
                     }),
                 });
+            } else if keep_deletes {
+                rows.push(RowRef { id, put: None });
             }
         }
         let mut m = st.manifest.clone();
-        m.segments.clear();
+        let merged_ids: Vec<u64> = st.segments[first..].iter().map(|s| s.id()).collect();
+        m.segments.retain(|e| !merged_ids.contains(&e.id));
+        let mut new_id = None;
         if !rows.is_empty() {
             let id = m.next_file;
             m.next_file += 1;
@@ -832,6 +850,7 @@ impl Store {
                 file_len,
                 attachments: Vec::new(),
             });
+            new_id = Some(id);
         }
         drop(rows);
         if let Err(e) = manifest::store(&*self.backend, &self.dir, &m) {
@@ -839,21 +858,31 @@ impl Store {
         }
         let new = match m
             .segments
-            .first()
+            .last()
+            .filter(|e| Some(e.id) == new_id)
             .map(|e| map_segment(&self.backend, &self.dir, e))
         {
-            Some(Ok(seg)) => vec![Arc::new(seg)],
+            Some(Ok(seg)) => Some(Arc::new(seg)),
             Some(Err(e)) => return self.failed(e),
-            None => Vec::new(),
+            None => None,
         };
-        for seg in std::mem::replace(&mut st.segments, new) {
+        for seg in st.segments.drain(first..) {
             seg.set_obsolete();
         }
-        for (_, att) in std::mem::take(&mut st.attachments) {
-            att.obsolete.store(true, Ordering::SeqCst);
+        st.segments.extend(new);
+        let dropped: Vec<(u64, String)> = st
+            .attachments
+            .keys()
+            .filter(|(seg, _)| merged_ids.contains(seg))
+            .cloned()
+            .collect();
+        for key in dropped {
+            if let Some(att) = st.attachments.remove(&key) {
+                att.obsolete.store(true, Ordering::SeqCst);
+            }
         }
         st.manifest = m;
-        Ok(())
+        Ok(new_id)
     }
 
     /// Writes `bytes` as the `role` file of live segment `segment` (e.g. an index built over

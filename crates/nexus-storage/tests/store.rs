@@ -211,3 +211,65 @@ fn bad_shapes_are_refused() {
         Err(Error::NotFound { .. })
     ));
 }
+
+/// Merging the newest segments keeps every id's newest state (a model of puts and deletes
+/// checked after each merge and after a reopen), keeps delete rows while an older segment may
+/// hold the id, and drops them once the merge reaches the oldest segment.
+#[test]
+fn compact_newest_merges_a_suffix_without_resurrecting_deletes() {
+    let fs = Arc::new(MemFs::new());
+    let dim = 3;
+    let store = Store::open_with(fs.clone(), "/db", Options::new(dim)).unwrap();
+    let mut model: BTreeMap<u64, Option<Vec<f32>>> = BTreeMap::new();
+    // Five segments: puts of 0..40, then overwrites and deletes of older ids.
+    for round in 0..5u64 {
+        let mut b = Batch::new();
+        for id in round * 8..round * 8 + 8 {
+            b.put(id, &vec_of(id + round, dim), &[], b"m");
+            model.insert(id, Some(vec_of(id + round, dim)));
+        }
+        if round > 0 {
+            let old = round * 3;
+            b.delete(old);
+            model.insert(old, None);
+            let over = round * 2 + 1;
+            b.put(over, &vec_of(over * 10, dim), &[], b"o");
+            model.insert(over, Some(vec_of(over * 10, dim)));
+        }
+        store.commit(b, Durability::Never).unwrap();
+        store.flush().unwrap();
+    }
+    let check = |store: &Store| {
+        for (&id, want) in &model {
+            let got = store.get(id).unwrap().map(|r| r.vector);
+            assert_eq!(&got, want, "id {id}");
+        }
+    };
+    assert_eq!(store.segments().len(), 5);
+    assert_eq!(
+        store.compact_newest(1).unwrap(),
+        None,
+        "one segment of several is left alone"
+    );
+    let merged = store.compact_newest(3).unwrap().expect("a merged segment");
+    assert_eq!(store.segments().len(), 3);
+    assert_eq!(store.segments().last().unwrap().id(), merged);
+    // A delete of an id that lives in an older segment survives as a delete row.
+    let last = store.segments().last().unwrap().clone();
+    assert!((0..last.len()).any(|r| !last.is_live(r)));
+    check(&store);
+    drop(last);
+    store.compact_newest(10).unwrap();
+    assert_eq!(store.segments().len(), 1);
+    let only = store.segments()[0].clone();
+    assert!(
+        (0..only.len()).all(|r| only.is_live(r)),
+        "deletes dropped at the oldest"
+    );
+    drop(only);
+    check(&store);
+    store.verify().unwrap();
+    drop(store);
+    let store = Store::open_with(fs, "/db", Options::new(dim)).unwrap();
+    check(&store);
+}

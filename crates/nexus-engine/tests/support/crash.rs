@@ -4,8 +4,9 @@
 //! The parent re-executes its own binary in child mode (an environment variable). The child
 //! opens the store with a background worker that flushes and compacts often, remembers from
 //! three threads under `Durability::Grouped` and prints `ack <id> <key>` only after
-//! `remember` returned; one thread also forgets every fifth memory it made and prints
-//! `forgot <id>` after `forget` returned. The parent kills it with SIGKILL at a random moment
+//! `remember` returned; one thread also forgets every fifth memory it made, printing
+//! `forgetting <id>` before and `forgot <id>` after `forget` returned (a memory whose forget
+//! was begun but not acknowledged may be present or not). The parent kills it with SIGKILL at a random moment
 //! (in one cycle of five while it opens and recovers), reopens the store and checks that every
 //! acknowledged memory is there with its text, that no acknowledged forget came undone, and
 //! (every few cycles) that `verify` passes.
@@ -69,6 +70,13 @@ pub fn child_main(spec: &str) -> ! {
                     mine.push(id);
                     if t == 0 && k % 5 == 4 {
                         let victim = mine[mine.len() / 2];
+                        // Announced first: a kill between the forget and its ack leaves
+                        // either state, and the parent must accept both.
+                        let mut out = std::io::stdout().lock();
+                        out.write_all(format!("forgetting {victim}\n").as_bytes())
+                            .expect("stdout");
+                        out.flush().expect("stdout");
+                        drop(out);
                         if nexus.forget(victim).is_ok() {
                             let mut out = std::io::stdout().lock();
                             out.write_all(format!("forgot {victim}\n").as_bytes())
@@ -101,6 +109,8 @@ pub fn run_parent(dir: &Path, cycles: usize, exe: &Path, args: &[&str], seed: u6
     let mut rng = StdRng::seed_from_u64(seed);
     let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut forgotten: BTreeSet<u64> = BTreeSet::new();
+    // Forgets begun but maybe not acknowledged: the memory may be there or not.
+    let mut forgetting: BTreeSet<u64> = BTreeSet::new();
     let mut out = Outcome::default();
     for cycle in 0..cycles {
         let start = (cycle as u64 + 1) << 32;
@@ -147,6 +157,11 @@ pub fn run_parent(dir: &Path, cycles: usize, exe: &Path, args: &[&str], seed: u6
                         acked.insert(id, key);
                     }
                 }
+                (Some("forgetting"), Some(id), None) => {
+                    if let Ok(id) = id.parse() {
+                        forgetting.insert(id);
+                    }
+                }
                 (Some("forgot"), Some(id), None) => {
                     if let Ok(id) = id.parse() {
                         forgotten.insert(id);
@@ -178,7 +193,7 @@ pub fn run_parent(dir: &Path, cycles: usize, exe: &Path, args: &[&str], seed: u6
                     eprintln!("crash: cycle {cycle}: memory {id} has the wrong text");
                     out.lost += 1;
                 }
-                Ok(None) if !forgotten.contains(&id) => {
+                Ok(None) if !forgotten.contains(&id) && !forgetting.contains(&id) => {
                     eprintln!("crash: cycle {cycle}: acknowledged memory {id} lost");
                     out.lost += 1;
                 }
