@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::memory::{Memory, Recalled, StoredMeta};
 use crate::options::{Durability, Metric, Options};
-use crate::part::{HNSW_ROLE, ROWS_ROLE, RowsFile, SegView, Tail};
+use crate::part::{HNSW_ROLE, ROWS_ROLE, RowsFile, SegView, StoredGraph, Tail};
 use crate::query::{Filter, Query};
 use crate::search::{Plan, allowed_set, row_passes, search_tail, search_view};
 
@@ -107,7 +107,8 @@ pub struct Stats {
     pub namespaces: BTreeMap<String, u64>,
     /// Immutable segments.
     pub segments: usize,
-    /// Segments searched through an HNSW graph (the others are scanned exactly).
+    /// Segments searched through an HNSW graph (loaded, or stored and loaded on first use);
+    /// the others are scanned exactly.
     pub indexed_segments: usize,
     /// Memories in the in-memory tail (not yet flushed to a segment).
     pub tail_memories: u64,
@@ -223,7 +224,7 @@ impl Nexus {
             &dir,
             nexus_storage::Options::new(config.dimension).read_only(read_only),
         )?;
-        let (views, tail) = load_parts(&store, &dir, &config, &options, read_only)?;
+        let (views, tail) = load_parts(&store, &dir, &options, read_only)?;
         let max_id = views
             .iter()
             .filter_map(|v| v.seg.ids().last().copied())
@@ -530,7 +531,8 @@ impl Nexus {
         for v in &snap.views {
             add(&v.state.read().postings);
             s.resident_bytes += v.heap_bytes() as u64;
-            if v.state.read().index.is_some() {
+            let st = v.state.read();
+            if st.index.is_some() || st.stored_graph.is_some() {
                 s.indexed_segments += 1;
             }
         }
@@ -582,6 +584,7 @@ impl Nexus {
         let snap = inner.snapshot();
         let mut memories = snap.tail.read().postings.live.len();
         for v in &snap.views {
+            v.load_stored_graph()?;
             let st = v.state.read();
             memories += st.postings.live.len();
             if let Some(index) = &st.index
@@ -632,7 +635,6 @@ fn view_memory(v: &SegView, row: usize) -> Result<Memory> {
 fn load_parts(
     store: &Store,
     dir: &Path,
-    config: &Config,
     options: &Options,
     read_only: bool,
 ) -> Result<(Vec<Arc<SegView>>, Tail)> {
@@ -661,7 +663,7 @@ fn load_parts(
             superseded.extend(seg.ids().iter().copied());
         }
         views.push(Arc::new(load_view(
-            store, dir, seg, live, config, options, read_only,
+            store, dir, seg, live, options, read_only,
         )?));
     }
     views.reverse();
@@ -673,7 +675,6 @@ fn load_view(
     dir: &Path,
     seg: &Arc<Segment>,
     live: RoaringTreemap,
-    config: &Config,
     options: &Options,
     read_only: bool,
 ) -> Result<SegView> {
@@ -692,16 +693,13 @@ fn load_view(
         }
     };
     let view = SegView::new(Arc::clone(seg), rows, &live);
-    if let Some(a) = store.attachment(seg.id(), HNSW_ROLE) {
-        let index = view
-            .load_index(a.as_bytes(), config.metric, &options.index)
-            .map_err(|e| {
-                Error::corrupt(
-                    dir.join(format!("segment {} graph attachment", seg.id())),
-                    e.to_string(),
-                )
-            })?;
-        view.install_index(index);
+    if let Some(bytes) = store.attachment(seg.id(), HNSW_ROLE) {
+        // Mapped now, loaded on the segment's first search: open stays a map.
+        view.defer_graph(StoredGraph {
+            bytes,
+            what: dir.join(format!("segment {} graph attachment", seg.id())),
+            ef_search: options.index.ef_search,
+        });
     }
     Ok(view)
 }

@@ -188,8 +188,20 @@ impl VectorSource for SegmentVectors {
 pub(crate) struct ViewState {
     pub(crate) postings: Postings,
     pub(crate) index: Option<Arc<HnswIndex>>,
-    /// A graph build was tried (and either installed or failed): do not retry.
+    /// A graph build was tried (and either installed or failed), or a stored graph waits
+    /// in `stored_graph`: do not build one.
     pub(crate) index_tried: bool,
+    /// The stored graph, loaded on the segment's first search (open maps, it does not load).
+    pub(crate) stored_graph: Option<StoredGraph>,
+}
+
+/// A graph attachment not yet loaded.
+#[derive(Debug)]
+pub(crate) struct StoredGraph {
+    pub(crate) bytes: Arc<nexus_storage::Attachment>,
+    /// Names the attachment in errors.
+    pub(crate) what: std::path::PathBuf,
+    pub(crate) ef_search: usize,
 }
 
 /// An immutable segment as the engine searches it.
@@ -292,23 +304,44 @@ impl SegView {
         Ok(index)
     }
 
-    /// Loads a persisted graph over this segment's mapped vectors.
-    pub(crate) fn load_index(
-        &self,
-        bytes: &[u8],
-        metric: Metric,
-        opts: &IndexOptions,
-    ) -> Result<HnswIndex> {
-        let index =
-            HnswIndex::from_bytes(bytes, Some(Arc::new(SegmentVectors(Arc::clone(&self.seg)))))?;
-        index.set_ef_search(opts.ef_search);
-        let _ = metric;
-        Ok(index)
+    /// Notes a stored graph, loaded on first use by [`load_stored_graph`](Self::load_stored_graph).
+    pub(crate) fn defer_graph(&self, graph: StoredGraph) {
+        let mut st = self.state.write();
+        st.stored_graph = Some(graph);
+        st.index_tried = true;
+    }
+
+    /// Loads the stored graph if one waits (the first search of the segment pays for it).
+    pub(crate) fn load_stored_graph(&self) -> Result<()> {
+        if self.state.read().stored_graph.is_none() {
+            return Ok(());
+        }
+        let mut st = self.state.write();
+        let Some(g) = st.stored_graph.take() else {
+            return Ok(());
+        };
+        let source = Arc::new(SegmentVectors(Arc::clone(&self.seg)));
+        match HnswIndex::from_bytes(g.bytes.as_bytes(), Some(source)) {
+            Ok(index) => {
+                index.set_ef_search(g.ef_search);
+                self.install_locked(&mut st, index);
+                Ok(())
+            }
+            Err(e) => {
+                let err = Error::corrupt(&g.what, e.to_string());
+                st.stored_graph = Some(g);
+                Err(err)
+            }
+        }
     }
 
     /// Installs a graph, first removing every id that is no longer live.
     pub(crate) fn install_index(&self, index: HnswIndex) {
         let mut st = self.state.write();
+        self.install_locked(&mut st, index);
+    }
+
+    fn install_locked(&self, st: &mut ViewState, index: HnswIndex) {
         for &id in self.seg.ids() {
             if !st.postings.live.contains(id) {
                 let _ = index.remove(id);

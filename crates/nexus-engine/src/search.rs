@@ -186,6 +186,7 @@ fn scan_all(
 
 /// The best `k` of a segment view.
 pub(crate) fn search_view(view: &SegView, plan: &Plan<'_>) -> Result<Vec<(u64, f32)>> {
+    view.load_stored_graph()?;
     let st = view.state.read();
     let set = allowed_set(&st.postings, plan.namespaces, plan.filter);
     if set.as_ref().is_some_and(RoaringTreemap::is_empty) || st.postings.live.is_empty() {
