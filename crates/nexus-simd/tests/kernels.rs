@@ -411,6 +411,37 @@ fn binary_one_to_many_kernels_are_exact() {
     }
 }
 
+/// Many groups of codes per call at every code length the binary scans special-case (128-bit
+/// pairs; 4-, 6-, 8-, 12-, 16-, 24-, 32-word codes with the query in registers and the last
+/// words on scalar `popcnt`) and at lengths in between (the generic path), with all-ones and
+/// all-zeros words so that every byte count reaches its maximum.
+#[test]
+fn hamming_one_to_many_is_exact_over_many_groups() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    const N: usize = 8 * 5 + 7; // five groups of 8 and a remainder
+    for (level, k) in levels() {
+        for w in (1..=34).chain([48, 64, 100]) {
+            for adversarial in [false, true] {
+                let (bq, oq) = at_offset(&words(&mut rng, w, adversarial), 1);
+                let q = &bq[oq..oq + w];
+                let (bc, oc) = at_offset(&words(&mut rng, w * N, adversarial), 3);
+                let mut codes = bc[oc..oc + w * N].to_vec();
+                // One code the exact complement of the query: every bit differs.
+                codes[..w].iter_mut().zip(q).for_each(|(c, q)| *c = !q);
+                let mut out = vec![u32::MAX; N];
+                (k.hamming_one_to_many)(q, &codes, &mut out);
+                for (r, c) in codes.chunks_exact(w).enumerate() {
+                    assert_eq!(
+                        u64::from(out[r]),
+                        ref_hamming(q, c),
+                        "hamming 1:n {level} w={w} r={r} adversarial={adversarial}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The dispatched public functions (not only the per-level tables) against the references,
 /// at the lengths of the scans above them.
 #[test]
