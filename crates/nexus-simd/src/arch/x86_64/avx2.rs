@@ -10,6 +10,9 @@
 //! nibble-table popcount on the vector ports and scalar `popcnt` on the integer ports, which
 //! run at the same time (either alone saturates first). The one-to-one binary kernels keep the
 //! scalar `popcnt` loop.
+//!
+//! The f32 one-to-many scan prefetches ahead of its rows (`PREFETCH_F32_BYTES`): on Zen 5 the
+//! hardware prefetchers alone left it at 0.8 of the read bound.
 
 use std::arch::x86_64::*;
 
@@ -68,6 +71,33 @@ fn reduce1(v: __m256) -> f32 {
     _mm_cvtss_f32(h)
 }
 
+// ---- prefetch -------------------------------------------------------------------------------
+
+/// How far ahead of the rows being read the f32 one-to-many scans prefetch. A scan outruns
+/// the hardware prefetchers on Zen 5 (measured at `NEXUS_SIMD=avx2`): 8 KiB ahead took the
+/// 100k × 384 f32 scan from 0.82 to 1.1–1.2 of the plain read bound (2–4 KiB: 0.9–1.1).
+const PREFETCH_F32_BYTES: usize = 8 * 1024;
+
+/// Hints the line at `p` into the caches for a streaming read (`prefetchnta`: scans read each
+/// line once, so it should not push out what the caller keeps in L2).
+///
+/// # Safety
+/// The CPU must support SSE (every x86_64 CPU does).
+#[inline(always)]
+unsafe fn prefetch<T>(p: *const T) {
+    // SAFETY: a prefetch is a hint: it never faults and changes no architectural state, so
+    // any address will do (the callers compute theirs with wrapping arithmetic).
+    unsafe { _mm_prefetch::<_MM_HINT_NTA>(p.cast()) }
+}
+
+/// For each group of `group` elements of a block of `len`, the offset to prefetch from while
+/// reading it: `distance` elements on, clamped so that it never leaves the block (the last
+/// groups then re-hint lines already read, instead of pulling in memory past the block).
+fn ahead_offsets(len: usize, group: usize, distance: usize) -> impl Iterator<Item = usize> {
+    let last = len.saturating_sub(group);
+    (0..).map(move |k: usize| (k * group + distance).min(last))
+}
+
 // ---- f32 ------------------------------------------------------------------------------------
 
 #[inline]
@@ -81,14 +111,23 @@ fn step<const L2: bool>(acc: __m256, x: __m256, y: __m256) -> __m256 {
     }
 }
 
-/// Σ over `a`, `b` of the dot / squared-difference terms, as 8 unreduced lane sums.
+/// Σ over `a`, `b` of the dot / squared-difference terms, as 8 unreduced lane sums. With
+/// `PF`, each 128 bytes of `b` read also prefetch the 128 bytes at `ahead` onwards.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn lanes<const L2: bool>(a: &[f32], b: &[f32]) -> __m256 {
+fn lanes<const L2: bool, const PF: bool>(a: &[f32], b: &[f32], ahead: *const f32) -> __m256 {
     let mut acc = [_mm256_setzero_ps(); 4];
     let (ca, ta) = a.as_chunks::<32>();
     let (cb, tb) = b.as_chunks::<32>();
-    for (x, y) in ca.iter().zip(cb) {
+    for (i, (x, y)) in ca.iter().zip(cb).enumerate() {
+        if PF {
+            let p = ahead.wrapping_add(32 * i);
+            // SAFETY: SSE is part of x86_64 (prefetch never faults, see `prefetch`).
+            unsafe {
+                prefetch(p);
+                prefetch(p.wrapping_add(16));
+            }
+        }
         let (xs, ys) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
         for k in 0..4 {
             acc[k] = step::<L2>(acc[k], ld(&xs[k]), ld(&ys[k]));
@@ -107,7 +146,7 @@ fn lanes<const L2: bool>(a: &[f32], b: &[f32]) -> __m256 {
 
 #[target_feature(enable = "avx2,fma")]
 fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
-    reduce1(lanes::<L2>(a, b))
+    reduce1(lanes::<L2, false>(a, b, std::ptr::null()))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -175,20 +214,23 @@ fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) ->
 
 #[target_feature(enable = "avx2,fma")]
 fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
-    // As in the AVX-512 backend: rows in memory order, four rows' lane sums reduced together.
+    // As in the AVX-512 backend: rows in memory order, four rows' lane sums reduced together;
+    // and each row prefetches the bytes PREFETCH_F32_BYTES further on (clamped to the block).
     let dim = query.len().max(1);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
+    let ahead = ahead_offsets(block.len(), 4 * dim, PREFETCH_F32_BYTES / 4);
     let mut outs = out.chunks_exact_mut(4);
-    for (g, o) in groups.zip(&mut outs) {
+    for ((g, o), ahead) in groups.zip(&mut outs).zip(ahead) {
+        let ahead = block.as_ptr().wrapping_add(ahead);
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);
         let s = reduce4(
-            lanes::<L2>(query, r0),
-            lanes::<L2>(query, r1),
-            lanes::<L2>(query, r2),
-            lanes::<L2>(query, r3),
+            lanes::<L2, true>(query, r0, ahead),
+            lanes::<L2, true>(query, r1, ahead.wrapping_add(dim)),
+            lanes::<L2, true>(query, r2, ahead.wrapping_add(2 * dim)),
+            lanes::<L2, true>(query, r3, ahead.wrapping_add(3 * dim)),
         );
         store4(o.try_into().expect("chunks of 4"), s);
     }
