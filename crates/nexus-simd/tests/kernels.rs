@@ -442,6 +442,56 @@ fn hamming_one_to_many_is_exact_over_many_groups() {
     }
 }
 
+/// The i8 scans take a `vpmaddubsw` sign-trick path when the query holds no −128 (exact there,
+/// see the AVX2 backend) and widen otherwise: both, at the extreme products (−128 rows against
+/// ±127 queries), over many groups of rows and every tail length.
+#[test]
+fn dot_i8_one_to_many_is_exact_with_and_without_minus_128_in_the_query() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    const N: usize = 4 * 6 + 3;
+    for (level, k) in levels() {
+        for n in lengths().into_iter().filter(|&n| n > 0) {
+            let extreme = |rng: &mut ChaCha8Rng, len: usize, min: i8| -> Vec<i8> {
+                (0..len)
+                    .map(|_| match rng.random_range(0..4) {
+                        0 => min,
+                        1 => i8::MAX,
+                        _ => rng.random_range(min..=i8::MAX),
+                    })
+                    .collect()
+            };
+            let block = extreme(&mut rng, n * N, i8::MIN);
+            for query_min in [-127, i8::MIN] {
+                let mut q = extreme(&mut rng, n, query_min);
+                if query_min == i8::MIN {
+                    q[n / 2] = i8::MIN;
+                }
+                let mut out = vec![i32::MIN; N];
+                (k.dot_i8_one_to_many)(&q, &block, &mut out);
+                for (r, row) in block.chunks_exact(n).enumerate() {
+                    assert_eq!(
+                        i64::from(out[r]),
+                        ref_dot_i8(&q, row),
+                        "i8 1:n {level} n={n} r={r} query_min={query_min}"
+                    );
+                }
+            }
+            // All products at their extreme: Σ (−128)·(−127) and Σ (−128)·127.
+            for v in [-127i8, 127] {
+                let q = vec![v; n];
+                let rows = vec![i8::MIN; n * N];
+                let mut out = vec![0i32; N];
+                (k.dot_i8_one_to_many)(&q, &rows, &mut out);
+                let want = ref_dot_i8(&q, &rows[..n]);
+                assert!(
+                    out.iter().all(|&o| i64::from(o) == want),
+                    "i8 1:n {level} n={n} extreme {v}"
+                );
+            }
+        }
+    }
+}
+
 /// The dispatched public functions (not only the per-level tables) against the references,
 /// at the lengths of the scans above them.
 #[test]
