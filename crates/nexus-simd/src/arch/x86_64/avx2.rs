@@ -13,7 +13,7 @@
 //!
 //! One-to-many scans read four rows per pass in memory order and prefetch ahead of them
 //! (`PREFETCH_F32_BYTES`, `PREFETCH_I8_BYTES`): on Zen 5 the hardware prefetchers alone left
-//! the f32 scan at 0.8 of the read bound. i8 scans use `vpmaddubsw` with the sign trick when
+//! the f32 scan at 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw` with the sign trick when
 //! the query holds no −128.
 
 use std::arch::x86_64::*;
@@ -75,26 +75,30 @@ fn reduce1(v: __m256) -> f32 {
 
 // ---- prefetch -------------------------------------------------------------------------------
 
-/// How far ahead of the rows being read the f32 one-to-many scans prefetch. A scan outruns
-/// the hardware prefetchers on Zen 5 (measured at `NEXUS_SIMD=avx2`): 8 KiB ahead took the
-/// 100k × 384 f32 scan from 0.82 to 1.1–1.2 of the plain read bound (2–4 KiB: 0.9–1.1).
-const PREFETCH_F32_BYTES: usize = 8 * 1024;
+/// How far ahead of the rows being read the f32 one-to-many scans prefetch, and how. A scan
+/// outruns the hardware prefetchers on Zen 5 (measured at `NEXUS_SIMD=avx2`, 100k × 384 f32
+/// rows, ratios to the plain read bound): no prefetch 0.85–0.93; `prefetchnta` 4 KiB ahead
+/// 1.18–1.28, 8 KiB 1.08–1.19, 16 KiB 1.06–1.14; `prefetcht0` 4 KiB 1.23–1.26, 8 KiB 1.10–1.21.
+const PREFETCH_F32_BYTES: usize = 4 * 1024;
+const PREFETCH_F32_HINT: i32 = _MM_HINT_T0;
 
 /// The same for i8 rows, which are read at a higher byte rate and so need a longer lead
-/// (distance ≈ latency × bandwidth): on 100k × 384 i8 rows, 16 KiB measured 1.6–1.7 of the
-/// read bound against 1.4 at 8 KiB and 0.8–0.9 with no prefetch.
+/// (distance ≈ latency × bandwidth): on 100k × 384 i8 rows, `prefetchnta` 16 KiB ahead
+/// measured 1.6–1.7 of the read bound, against 1.4 at 8 KiB, 1.2 with `prefetcht0` 4 KiB and
+/// 0.8–0.9 with no prefetch.
 const PREFETCH_I8_BYTES: usize = 16 * 1024;
+const PREFETCH_I8_HINT: i32 = _MM_HINT_NTA;
 
-/// Hints the line at `p` into the caches for a streaming read (`prefetchnta`: scans read each
-/// line once, so it should not push out what the caller keeps in L2).
+/// Hints the line at `p` into the caches for a streaming read, with `_MM_HINT_T0` or
+/// `_MM_HINT_NTA` (non-temporal: keeps the line out of the outer caches where it can).
 ///
 /// # Safety
 /// The CPU must support SSE (every x86_64 CPU does).
 #[inline(always)]
-unsafe fn prefetch<T>(p: *const T) {
+unsafe fn prefetch<const HINT: i32, T>(p: *const T) {
     // SAFETY: a prefetch is a hint: it never faults and changes no architectural state, so
     // any address will do (the callers compute theirs with wrapping arithmetic).
-    unsafe { _mm_prefetch::<_MM_HINT_NTA>(p.cast()) }
+    unsafe { _mm_prefetch::<HINT>(p.cast()) }
 }
 
 /// For each group of `group` elements of a block of `len`, the offset to prefetch from while
@@ -131,8 +135,8 @@ fn lanes<const L2: bool, const PF: bool>(a: &[f32], b: &[f32], ahead: *const f32
             let p = ahead.wrapping_add(32 * i);
             // SAFETY: SSE is part of x86_64 (prefetch never faults, see `prefetch`).
             unsafe {
-                prefetch(p);
-                prefetch(p.wrapping_add(16));
+                prefetch::<PREFETCH_F32_HINT, _>(p);
+                prefetch::<PREFETCH_F32_HINT, _>(p.wrapping_add(16));
             }
         }
         let (xs, ys) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
@@ -413,8 +417,8 @@ unsafe fn dot_i8_rows4<const SIGN: bool>(query: &[i8], block: &[i8], out: &mut [
             let rows = [r0, r1, r2, r3].map(|r| &r.as_chunks::<32>().0[..qc.len()]);
             let mut acc = [_mm256_setzero_si256(); 4];
             for (i, q) in qc.iter().enumerate() {
-                prefetch(ahead.wrapping_add(128 * i));
-                prefetch(ahead.wrapping_add(128 * i + 64));
+                prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(128 * i));
+                prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(128 * i + 64));
                 let q = ld_i8x32(q);
                 for (a, r) in acc.iter_mut().zip(&rows) {
                     *a = i8_step::<SIGN>(*a, q, ld_i8x32(&r[i]));
@@ -519,7 +523,7 @@ fn dot_f32_i8_one_to_many(query: &[f32], block: &[i8], out: &mut [f32]) {
         let mut acc = [[_mm256_setzero_ps(); 2]; 4];
         for (i, q) in qc.iter().enumerate() {
             // SAFETY: AVX2 is enabled on this function (prefetch never faults, see `prefetch`).
-            unsafe { prefetch(ahead.wrapping_add(64 * i)) };
+            unsafe { prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(64 * i)) };
             let (q0, q1) = q.split_at(8);
             let (q0, q1) = (ld(q0.try_into().expect("8")), ld(q1.try_into().expect("8")));
             for (a, r) in acc.iter_mut().zip(&rows) {
