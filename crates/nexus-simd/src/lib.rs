@@ -68,7 +68,9 @@
 //! - i8 one-to-many: four rows per pass, `vpmaddubsw` with the sign trick (exact when the query
 //!   holds no −128, as symmetric int8 codes never do; otherwise widened to i16), rows
 //!   prefetched 16 KiB ahead: 98–155 Mscores/s over 100k × 384 codes, 6–12× the scalar path
-//!   (was 59–60, 2.9–5.2×). f32 × i8 one-to-many has the same shape.
+//!   (was 59–60, 2.9–5.2×). f32 × i8 one-to-many prefetches the same way but stays row by
+//!   row with the one-to-one kernel: nexus-quant expects its scores bit for bit equal to
+//!   [`dot_f32_i8`]'s (a four-row form summed in another order and broke that).
 //! - f32 one-to-many: rows prefetched 4 KiB ahead (`prefetcht0`), which this CPU's hardware
 //!   prefetchers did not do by themselves: 1.07–1.2 of the read bound when the bound itself was
 //!   undisturbed (33–37 GB/s), 33–40 GB/s in absolute terms (was 0.88–0.95 of a bound of

@@ -492,6 +492,29 @@ fn dot_i8_one_to_many_is_exact_with_and_without_minus_128_in_the_query() {
     }
 }
 
+/// nexus-quant scores a block with `dot_f32_i8_one_to_many` and single codes with `dot_f32_i8`,
+/// and expects the same bits from both: every level keeps the one-to-many form row by row.
+#[test]
+fn dot_f32_i8_one_to_many_is_bitwise_the_one_to_one_kernel() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    const N: usize = 4 * 3 + 3;
+    for (level, k) in levels() {
+        for n in lengths().into_iter().filter(|&n| n > 0) {
+            let q = floats(&mut rng, n, false);
+            let block = bytes(&mut rng, n * N, n % 2 == 1);
+            let mut out = vec![f32::NAN; N];
+            (k.dot_f32_i8_one_to_many)(&q, &block, &mut out);
+            for (r, row) in block.chunks_exact(n).enumerate() {
+                assert_eq!(
+                    out[r].to_bits(),
+                    (k.dot_f32_i8)(&q, row).to_bits(),
+                    "f32xi8 1:n vs 1:1 {level} n={n} r={r}"
+                );
+            }
+        }
+    }
+}
+
 /// The dispatched public functions (not only the per-level tables) against the references,
 /// at the lengths of the scans above them.
 #[test]

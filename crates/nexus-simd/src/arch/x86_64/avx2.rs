@@ -11,10 +11,12 @@
 //! run at the same time (either alone saturates first). The one-to-one binary kernels keep the
 //! scalar `popcnt` loop.
 //!
-//! One-to-many scans read four rows per pass in memory order and prefetch ahead of them
-//! (`PREFETCH_F32_BYTES`, `PREFETCH_I8_BYTES`): on Zen 5 the hardware prefetchers alone left
-//! the f32 scan at 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw` with the sign trick when
-//! the query holds no −128.
+//! The f32 and i8 one-to-many scans read four rows per pass in memory order and prefetch
+//! ahead of them (`PREFETCH_F32_BYTES`, `PREFETCH_I8_BYTES`): on Zen 5 the hardware
+//! prefetchers alone left the f32 scan at 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw`
+//! with the sign trick when the query holds no −128. The f32 × i8 scan prefetches too but stays
+//! row by row with the one-to-one kernel, so that its scores are bit for bit those of
+//! `dot_f32_i8`.
 
 use std::arch::x86_64::*;
 
@@ -479,79 +481,18 @@ fn dot_f32_i8(query: &[f32], code: &[i8]) -> f32 {
         .sum::<f32>()
 }
 
-/// 16 i8 as two vectors of 8 f32 (exact: every i8 is an f32).
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[inline(always)]
-unsafe fn i8x16_as_ps(c: &[i8; 16]) -> (__m256, __m256) {
-    // SAFETY: AVX2 is available (this function's contract); `c` is 16 readable bytes and an
-    // unaligned load has no alignment requirement.
-    unsafe {
-        let v = _mm_loadu_si128(c.as_ptr().cast());
-        (
-            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)),
-            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v, v))),
-        )
-    }
-}
-
 #[target_feature(enable = "avx2,fma")]
 fn dot_f32_i8_one_to_many(query: &[f32], block: &[i8], out: &mut [f32]) {
-    // Four rows per pass in memory order, each 16-value query chunk loaded once for the four,
-    // two accumulators per row (8 independent FMA chains); rows prefetched ahead.
+    // Row by row with the one-to-one kernel, so that every score is bit for bit the one
+    // `dot_f32_i8` gives (nexus-quant relies on it); rows prefetched ahead, in memory order.
     let dim = query.len().max(1);
-    let (qc, qt) = query.as_chunks::<16>();
-    let mut qpad = [0.0f32; 16];
-    qpad[..qt.len()].copy_from_slice(qt);
-    let (qt0, qt1) = qpad.split_at(8);
-    let qt = [
-        ld(qt0.try_into().expect("8")),
-        ld(qt1.try_into().expect("8")),
-    ];
-    let groups = block.chunks_exact(4 * dim);
-    let rest = groups.remainder();
-    let ahead = ahead_offsets(block.len(), 4 * dim, PREFETCH_I8_BYTES);
-    let mut outs = out.chunks_exact_mut(4);
-    for ((g, o), ahead) in groups.zip(&mut outs).zip(ahead) {
-        // 4 rows × 16 bytes = one line per step: the whole group, PREFETCH_I8_BYTES on.
+    let ahead = ahead_offsets(block.len(), dim, PREFETCH_I8_BYTES);
+    for ((o, row), ahead) in out.iter_mut().zip(block.chunks_exact(dim)).zip(ahead) {
         let ahead = block.as_ptr().wrapping_add(ahead);
-        let (r0, g) = g.split_at(dim);
-        let (r1, g) = g.split_at(dim);
-        let (r2, r3) = g.split_at(dim);
-        let rows = [r0, r1, r2, r3].map(|r| &r.as_chunks::<16>().0[..qc.len()]);
-        let mut acc = [[_mm256_setzero_ps(); 2]; 4];
-        for (i, q) in qc.iter().enumerate() {
-            // SAFETY: AVX2 is enabled on this function (prefetch never faults, see `prefetch`).
-            unsafe { prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(64 * i)) };
-            let (q0, q1) = q.split_at(8);
-            let (q0, q1) = (ld(q0.try_into().expect("8")), ld(q1.try_into().expect("8")));
-            for (a, r) in acc.iter_mut().zip(&rows) {
-                // SAFETY: AVX2 is enabled on this function.
-                let (x0, x1) = unsafe { i8x16_as_ps(&r[i]) };
-                a[0] = _mm256_fmadd_ps(q0, x0, a[0]);
-                a[1] = _mm256_fmadd_ps(q1, x1, a[1]);
-            }
+        for line in 0..dim.div_ceil(64) {
+            // SAFETY: SSE is part of x86_64 (prefetch never faults, see `prefetch`).
+            unsafe { prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(64 * line)) };
         }
-        if !dim.is_multiple_of(16) {
-            for (a, r) in acc.iter_mut().zip([r0, r1, r2, r3]) {
-                let mut t = [0i8; 16];
-                t[..dim % 16].copy_from_slice(&r[qc.len() * 16..]);
-                // SAFETY: AVX2 is enabled on this function.
-                let (x0, x1) = unsafe { i8x16_as_ps(&t) };
-                a[0] = _mm256_fmadd_ps(qt[0], x0, a[0]);
-                a[1] = _mm256_fmadd_ps(qt[1], x1, a[1]);
-            }
-        }
-        let s = reduce4(
-            _mm256_add_ps(acc[0][0], acc[0][1]),
-            _mm256_add_ps(acc[1][0], acc[1][1]),
-            _mm256_add_ps(acc[2][0], acc[2][1]),
-            _mm256_add_ps(acc[3][0], acc[3][1]),
-        );
-        store4(o.try_into().expect("chunks of 4"), s);
-    }
-    for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
         *o = dot_f32_i8(query, row);
     }
 }
