@@ -51,6 +51,30 @@
 //!   AVX-512 doubles the FMA throughput, so it is the default there too.
 //!
 //! An Intel Xeon without VNNI or VPOPCNTDQ (Skylake-SP, Cascade Lake) runs the AVX2 backend.
+//! (The AVX2 figures above predate the AVX2 work below.)
+//!
+//! ## The AVX2 level (most AMD before Zen 4, most Intel client CPUs)
+//! Measured with the `kernels` suite at `NEXUS_SIMD=avx2` on an AVX-512 Zen 5 host (2-core
+//! AMD EPYC VM, 2026-12-04; its `bound` reads with AVX-512), medians of interleaved
+//! repetitions, ratios from the same run, 6–12 runs on a shared, noisy host:
+//! - Hamming one-to-many: no vector popcount, so each code is split between the nibble-table
+//!   popcount (`vpshufb` + `vpsadbw`, three vectors at a time through a Harley–Seal adder, the
+//!   query in registers) on the vector ports and scalar `popcnt` of its last 2–4 words on the
+//!   integer ports, which run at the same time. 1024-bit codes: 0.68–0.81 of the read bound,
+//!   440–510 Mcodes/s (was 0.30, 176–212), but 230–320 Mcodes/s in runs where a neighbour
+//!   evicted the 12.8 MB of codes from L3; 384-bit codes: 0.52–0.57, 1.19–1.28 Gcodes/s (was
+//!   0.26), bound by the vector ports (about 10 vector operations per code) under an L3 bound
+//!   of 2.1–2.3 Gcodes/s (≈ 105 GB/s) — the AVX-512 `VPOPCNTDQ` kernel measures the same 0.57.
+//! - i8 one-to-many: four rows per pass, `vpmaddubsw` with the sign trick (exact when the query
+//!   holds no −128, as symmetric int8 codes never do; otherwise widened to i16), rows
+//!   prefetched 16 KiB ahead: 98–155 Mscores/s over 100k × 384 codes, 6–12× the scalar path
+//!   (was 59–60, 2.9–5.2×). f32 × i8 one-to-many prefetches the same way but stays row by
+//!   row with the one-to-one kernel: nexus-quant expects its scores bit for bit equal to
+//!   [`dot_f32_i8`]'s (a four-row form summed in another order and broke that).
+//! - f32 one-to-many: rows prefetched 4 KiB ahead (`prefetcht0`), which this CPU's hardware
+//!   prefetchers did not do by themselves: 1.07–1.2 of the read bound when the bound itself was
+//!   undisturbed (33–37 GB/s), 33–40 GB/s in absolute terms (was 0.88–0.95 of a bound of
+//!   16–18 GB/s, 15.5–16.1 GB/s). Like every DRAM row on this host, some runs halve (≈ 20 GB/s).
 //!
 //! ## Other architectures
 //! Only x86_64 has SIMD backends. No aarch64 target is installed where this was built, so a

@@ -411,6 +411,110 @@ fn binary_one_to_many_kernels_are_exact() {
     }
 }
 
+/// Many groups of codes per call at every code length the binary scans special-case (128-bit
+/// pairs; 4-, 6-, 8-, 12-, 16-, 24-, 32-word codes with the query in registers and the last
+/// words on scalar `popcnt`) and at lengths in between (the generic path), with all-ones and
+/// all-zeros words so that every byte count reaches its maximum.
+#[test]
+fn hamming_one_to_many_is_exact_over_many_groups() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    const N: usize = 8 * 5 + 7; // five groups of 8 and a remainder
+    for (level, k) in levels() {
+        for w in (1..=34).chain([48, 64, 100]) {
+            for adversarial in [false, true] {
+                let (bq, oq) = at_offset(&words(&mut rng, w, adversarial), 1);
+                let q = &bq[oq..oq + w];
+                let (bc, oc) = at_offset(&words(&mut rng, w * N, adversarial), 3);
+                let mut codes = bc[oc..oc + w * N].to_vec();
+                // One code the exact complement of the query: every bit differs.
+                codes[..w].iter_mut().zip(q).for_each(|(c, q)| *c = !q);
+                let mut out = vec![u32::MAX; N];
+                (k.hamming_one_to_many)(q, &codes, &mut out);
+                for (r, c) in codes.chunks_exact(w).enumerate() {
+                    assert_eq!(
+                        u64::from(out[r]),
+                        ref_hamming(q, c),
+                        "hamming 1:n {level} w={w} r={r} adversarial={adversarial}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The i8 scans take a `vpmaddubsw` sign-trick path when the query holds no −128 (exact there,
+/// see the AVX2 backend) and widen otherwise: both, at the extreme products (−128 rows against
+/// ±127 queries), over many groups of rows and every tail length.
+#[test]
+fn dot_i8_one_to_many_is_exact_with_and_without_minus_128_in_the_query() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    const N: usize = 4 * 6 + 3;
+    for (level, k) in levels() {
+        for n in lengths().into_iter().filter(|&n| n > 0) {
+            let extreme = |rng: &mut ChaCha8Rng, len: usize, min: i8| -> Vec<i8> {
+                (0..len)
+                    .map(|_| match rng.random_range(0..4) {
+                        0 => min,
+                        1 => i8::MAX,
+                        _ => rng.random_range(min..=i8::MAX),
+                    })
+                    .collect()
+            };
+            let block = extreme(&mut rng, n * N, i8::MIN);
+            for query_min in [-127, i8::MIN] {
+                let mut q = extreme(&mut rng, n, query_min);
+                if query_min == i8::MIN {
+                    q[n / 2] = i8::MIN;
+                }
+                let mut out = vec![i32::MIN; N];
+                (k.dot_i8_one_to_many)(&q, &block, &mut out);
+                for (r, row) in block.chunks_exact(n).enumerate() {
+                    assert_eq!(
+                        i64::from(out[r]),
+                        ref_dot_i8(&q, row),
+                        "i8 1:n {level} n={n} r={r} query_min={query_min}"
+                    );
+                }
+            }
+            // All products at their extreme: Σ (−128)·(−127) and Σ (−128)·127.
+            for v in [-127i8, 127] {
+                let q = vec![v; n];
+                let rows = vec![i8::MIN; n * N];
+                let mut out = vec![0i32; N];
+                (k.dot_i8_one_to_many)(&q, &rows, &mut out);
+                let want = ref_dot_i8(&q, &rows[..n]);
+                assert!(
+                    out.iter().all(|&o| i64::from(o) == want),
+                    "i8 1:n {level} n={n} extreme {v}"
+                );
+            }
+        }
+    }
+}
+
+/// nexus-quant scores a block with `dot_f32_i8_one_to_many` and single codes with `dot_f32_i8`,
+/// and expects the same bits from both: every level keeps the one-to-many form row by row.
+#[test]
+fn dot_f32_i8_one_to_many_is_bitwise_the_one_to_one_kernel() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    const N: usize = 4 * 3 + 3;
+    for (level, k) in levels() {
+        for n in lengths().into_iter().filter(|&n| n > 0) {
+            let q = floats(&mut rng, n, false);
+            let block = bytes(&mut rng, n * N, n % 2 == 1);
+            let mut out = vec![f32::NAN; N];
+            (k.dot_f32_i8_one_to_many)(&q, &block, &mut out);
+            for (r, row) in block.chunks_exact(n).enumerate() {
+                assert_eq!(
+                    out[r].to_bits(),
+                    (k.dot_f32_i8)(&q, row).to_bits(),
+                    "f32xi8 1:n vs 1:1 {level} n={n} r={r}"
+                );
+            }
+        }
+    }
+}
+
 /// The dispatched public functions (not only the per-level tables) against the references,
 /// at the lengths of the scans above them.
 #[test]
