@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! cargo xtask bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH]
-//!                   [--baseline PATH] [--threshold FRACTION] [--cargo-profile NAME]
-//!                   [suite flags…]
+//!                   [--save-baseline NAME] [--baseline NAME|PATH] [--threshold FRACTION]
+//!                   [--confirm N]
+//!                   [--profile] [--cargo-profile NAME] [suite flags…]
+//! cargo xtask bench --icount [--suite NAME] [--save] [--cargo-profile NAME]
 //! cargo xtask layers
 //! cargo xtask bundle-data --from DIR [--out DIR]
 //! ```
@@ -12,17 +14,27 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod baseline;
 mod bench;
 mod crash;
+mod icount;
 mod layers;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--baseline PATH] [--threshold F]
-        [--cargo-profile NAME (default bench)] [suite flags…]
+  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--save-baseline NAME]
+        [--baseline NAME|PATH] [--threshold F] [--confirm N] [--profile] [--cargo-profile NAME (default bench)]
+        [suite flags…]
         run benchmark suites (all when no --suite), print a table, write one JSON document
-        (default target/bench/<git-rev>.json), compare with a baseline
+        (default target/bench/<git-rev>.json); --save-baseline keeps it as
+        target/bench/baselines/NAME.json; --baseline compares every row of ours with one and
+        fails on a regression beyond the row's noise (max(3 MADs, 3%), or --threshold F) that
+        reproduces in --confirm N more runs (default 2; each row's best run counts);
+        --profile writes a flamegraph SVG per suite to target/bench/
+  bench --icount [--suite NAME] [--save] [--cargo-profile NAME]
+        instruction counts of fixed small workloads under valgrind's callgrind, compared with
+        benches/baselines/icount.json (fails on a rise above 2%); --save rewrites them
   crash [--cycles N] [--dir DIR] [--seed S]
         kill a nexus-storage writer with SIGKILL N times; check every acknowledged record
   layers
