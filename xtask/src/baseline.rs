@@ -397,6 +397,24 @@ pub(crate) fn fmt(v: f64) -> String {
     }
 }
 
+/// The median of `samples` (NaN if empty).
+pub(crate) fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// The median and the median absolute deviation of `samples`.
+pub(crate) fn median_and_mad(samples: &[f64]) -> (f64, f64) {
+    let m = median(samples);
+    let dev: Vec<f64> = samples.iter().map(|x| (x - m).abs()).collect();
+    (m, median(&dev))
+}
+
 /// Where `--baseline NAME|PATH` and `--save-baseline NAME` point: a bare name is
 /// `<target>/bench/baselines/NAME.json`; anything with a path separator or a `.json` suffix is
 /// a path.

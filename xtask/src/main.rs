@@ -7,6 +7,7 @@
 //!                   [--confirm N]
 //!                   [--profile] [--cargo-profile NAME] [suite flags…]
 //! cargo xtask bench --icount [--suite NAME] [--save] [--cargo-profile NAME]
+//! cargo xtask pgo [--dataset DIR] [--pairs N] [--quick] [--cargo-profile NAME] [--measure-only]
 //! cargo xtask layers
 //! cargo xtask bundle-data --from DIR [--out DIR]
 //! ```
@@ -19,6 +20,7 @@ mod bench;
 mod crash;
 mod icount;
 mod layers;
+mod pgo;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 
@@ -35,6 +37,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench --icount [--suite NAME] [--save] [--cargo-profile NAME]
         instruction counts of fixed small workloads under valgrind's callgrind, compared with
         benches/baselines/icount.json (fails on a rise above 2%); --save rewrites them
+  pgo [--dataset DIR] [--pairs N (default 5)] [--quick] [--cargo-profile NAME (default bench)]
+        profile-guided build of nexus and nexus-bench (needs llvm-profdata of rustc's LLVM
+        major); prints the change per row against the plain build, leaves the binaries in
+        target/pgo/bin/; --measure-only skips the builds and measures those binaries again
   crash [--cycles N] [--dir DIR] [--seed S]
         kill a nexus-storage writer with SIGKILL N times; check every acknowledged record
   layers
@@ -46,6 +52,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
+        Some("pgo") => pgo::run(&args[1..]),
         Some("layers") => layers::run(),
         Some("crash") => crash::run(&args[1..]),
         Some("bundle-data") => bundle_data(&args[1..]),
