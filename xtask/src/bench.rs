@@ -3,17 +3,15 @@
 //! and optionally compares it with a baseline.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::{Result, cargo, project_root, run_checked};
+use crate::baseline::{self, Better, fmt, key};
+use crate::{Result, cargo, icount, project_root, run_checked};
 
 const SCHEMA: u64 = 1;
-
-/// Units where a smaller value is better; every other unit is better when larger.
-const LOWER_IS_BETTER: &[&str] = &["ns", "us", "ms", "s", "B"];
 
 #[derive(Default)]
 struct Options {
@@ -21,18 +19,31 @@ struct Options {
     quick: bool,
     dataset: Option<String>,
     json: Option<PathBuf>,
-    baseline: Option<PathBuf>,
-    threshold: f64,
+    /// `--baseline NAME|PATH`: compare with this document.
+    baseline: Option<String>,
+    /// `--save-baseline NAME`: also store the document as `target/bench/baselines/NAME.json`.
+    save_baseline: Option<String>,
+    /// `--threshold F`: one fixed relative threshold instead of the per-row noise model.
+    threshold: Option<f64>,
+    /// `--confirm N`: how many times the suites of regressed rows are run again before the
+    /// regression is believed (default 2; 0 trusts one run).
+    confirm: usize,
     /// The cargo profile the bench binary is built with (default `bench`). CI passes `test` so
     /// the quick benches reuse the test build's artifacts instead of compiling everything again.
     cargo_profile: String,
+    /// `--profile`: a flamegraph SVG of each suite in `target/bench/`.
+    flamegraph: bool,
+    /// `--icount`: instruction counts under callgrind instead of timings.
+    icount: bool,
+    /// `--save` (with `--icount`): rewrite the committed counts.
+    save: bool,
     passthrough: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut o = Options {
-        threshold: 0.10,
         cargo_profile: "bench".into(),
+        confirm: 2,
         ..Default::default()
     };
     let mut it = args.iter();
@@ -43,34 +54,99 @@ fn parse(args: &[String]) -> Result<Options> {
             "--quick" => o.quick = true,
             "--dataset" => o.dataset = Some(value("--dataset")?),
             "--json" => o.json = Some(value("--json")?.into()),
-            "--baseline" => o.baseline = Some(value("--baseline")?.into()),
+            "--baseline" => o.baseline = Some(value("--baseline")?),
+            "--save-baseline" => {
+                let name = value("--save-baseline")?;
+                baseline::check_name(&name)?;
+                o.save_baseline = Some(name);
+            }
             "--cargo-profile" => o.cargo_profile = value("--cargo-profile")?,
             "--threshold" => {
-                o.threshold = value("--threshold")?
-                    .parse()
-                    .map_err(|e| format!("--threshold: {e}"))?;
+                let v = value("--threshold")?;
+                let t: f64 = v.parse().map_err(|e| format!("--threshold {v:?}: {e}"))?;
+                if !(t.is_finite() && t >= 0.0) {
+                    return Err(format!("--threshold {v:?}: a fraction ≥ 0 (0.05 = 5 %)"));
+                }
+                o.threshold = Some(t);
             }
+            "--confirm" => {
+                let v = value("--confirm")?;
+                o.confirm = v.parse().map_err(|e| format!("--confirm {v:?}: {e}"))?;
+            }
+            "--profile" => o.flamegraph = true,
+            "--icount" => o.icount = true,
+            "--save" => o.save = true,
             _ => o.passthrough.push(arg.clone()),
         }
+    }
+    if o.save && !o.icount {
+        return Err("--save goes with --icount (timings: --save-baseline NAME)".into());
     }
     Ok(o)
 }
 
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    let o = parse(args)?;
+/// The target directory cargo builds into (`CARGO_TARGET_DIR` or `<root>/target`).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), PathBuf::from)
+}
+
+/// Builds `nexus-bench` with `profile` and returns the path of its binary.
+pub(crate) fn build_bench(profile: &str) -> Result<PathBuf> {
     run_checked(cargo().args([
         "build",
         "--quiet",
         "--profile",
-        &o.cargo_profile,
+        profile,
         "-p",
         "nexus-bench",
     ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from);
-    let exe = target
-        .join(profile_dir(&o.cargo_profile))
-        .join(format!("nexus-bench{}", std::env::consts::EXE_SUFFIX));
+    Ok(target_dir()
+        .join(profile_dir(profile))
+        .join(format!("nexus-bench{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Runs one suite of the bench binary `exe` and returns its document
+/// (`{"dataset": …, "results": [rows]}`). `extra` goes to the binary as is.
+pub(crate) fn run_suite(
+    exe: &Path,
+    suite: &str,
+    quick: bool,
+    dataset: Option<&str>,
+    extra: &[String],
+) -> Result<Value> {
+    let mut cmd = Command::new(exe);
+    cmd.current_dir(project_root())
+        .args(["--suite", suite, "--json", "-"]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    if let Some(d) = dataset {
+        cmd.args(["--dataset", d]);
+    }
+    cmd.args(extra).stderr(Stdio::inherit());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
+    if !out.status.success() {
+        return Err(format!("suite {suite} failed ({})", out.status));
+    }
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("suite {suite} printed no valid JSON: {e}"))
+}
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let o = parse(args)?;
+    if o.icount {
+        return icount::run(&icount::Options {
+            cargo_profile: o.cargo_profile.clone(),
+            save: o.save,
+            only: o.suites.clone(),
+        });
+    }
+    let exe = build_bench(&o.cargo_profile)?;
+    let target = target_dir();
+    let (rev, dirty) = git_revision();
 
     let suites = if o.suites.is_empty() {
         list_suites(&exe)?
@@ -79,33 +155,27 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
     let mut results = Vec::new();
     let mut dataset = Value::Null;
+    let mut flamegraphs = Vec::new();
     for suite in &suites {
         eprintln!("== suite {suite}{}", if o.quick { " (quick)" } else { "" });
-        let mut cmd = Command::new(&exe);
-        cmd.current_dir(project_root())
-            .args(["--suite", suite, "--json", "-"]);
-        if o.quick {
-            cmd.arg("--quick");
+        let mut extra = o.passthrough.clone();
+        if o.flamegraph {
+            let svg = target
+                .join("bench")
+                .join(format!("flamegraph-{suite}-{rev}.svg"));
+            std::fs::create_dir_all(target.join("bench"))
+                .map_err(|e| format!("{}: {e}", target.join("bench").display()))?;
+            extra.push("--flamegraph".into());
+            extra.push(svg.display().to_string());
+            flamegraphs.push(svg);
         }
-        if let Some(d) = &o.dataset {
-            cmd.args(["--dataset", d]);
-        }
-        cmd.args(&o.passthrough).stderr(Stdio::inherit());
-        let out = cmd
-            .output()
-            .map_err(|e| format!("{}: {e}", exe.display()))?;
-        if !out.status.success() {
-            return Err(format!("suite {suite} failed ({})", out.status));
-        }
-        let doc: Value = serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("suite {suite} printed no valid JSON: {e}"))?;
+        let doc = run_suite(&exe, suite, o.quick, o.dataset.as_deref(), &extra)?;
         if !doc["dataset"].is_null() {
             dataset = doc["dataset"].clone();
         }
         results.extend(doc["results"].as_array().cloned().unwrap_or_default());
     }
 
-    let (rev, dirty) = git_revision();
     let doc = json!({
         "schema": SCHEMA,
         "git_rev": rev,
@@ -113,35 +183,114 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "host": host(),
         "dataset": dataset,
         "quick": o.quick,
+        "cargo_profile": o.cargo_profile,
         "results": results,
     });
     print_table(&results);
+    let text = serde_json::to_string_pretty(&doc).expect("JSON values serialize") + "\n";
     let path = o
         .json
         .clone()
         .unwrap_or_else(|| target.join("bench").join(format!("{rev}.json")));
     if path.as_os_str() == "-" {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("JSON values serialize")
-        );
+        print!("{text}");
     } else {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let text = serde_json::to_string_pretty(&doc).expect("JSON values serialize") + "\n";
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        write_file(&path, &text)?;
         eprintln!("wrote {} rows to {}", results.len(), path.display());
     }
-    if let Some(baseline) = &o.baseline {
-        compare(baseline, &results, o.threshold)?;
+    for svg in &flamegraphs {
+        println!("flamegraph: {}", svg.display());
     }
-    Ok(())
+    let mut verdict = Ok(());
+    if let Some(name) = &o.baseline {
+        let path = baseline::resolve(&target, name);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            let known = list_baselines(&target);
+            format!(
+                "baseline {}: {e} (saved baselines: {known})",
+                path.display()
+            )
+        })?;
+        let base: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("\ncompared with baseline {}:", path.display());
+        let mut c = baseline::compare(&base, &doc, o.threshold);
+        // A regression must reproduce: rerun the suites concerned, keep each row's best run.
+        let mut best = doc.clone();
+        for attempt in 1..=o.confirm {
+            if c.regressions.is_empty() {
+                break;
+            }
+            let again = baseline::regressed_suites(&c.regressions);
+            eprintln!(
+                "{} row(s) regressed ({}); confirming: run {attempt}/{} of suite(s) {}",
+                c.regressions.len(),
+                c.regressions
+                    .iter()
+                    .map(|r| r.split(':').next().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                o.confirm,
+                again.join(", ")
+            );
+            for suite in &again {
+                let rerun = run_suite(&exe, suite, o.quick, o.dataset.as_deref(), &o.passthrough)?;
+                let rows = best["results"].as_array_mut().expect("results is an array");
+                baseline::keep_best(rows, rerun["results"].as_array().unwrap_or(&Vec::new()));
+            }
+            c = baseline::compare(&base, &best, o.threshold);
+            if attempt == o.confirm || c.regressions.is_empty() {
+                println!("(each row's best of {} runs)", attempt + 1);
+            }
+        }
+        print!("{}", c.report);
+        if !c.regressions.is_empty() {
+            verdict = Err(format!(
+                "{} regression(s) against {}:\n  {}",
+                c.regressions.len(),
+                path.display(),
+                c.regressions.join("\n  ")
+            ));
+        }
+    }
+    // Saved after the comparison: `--baseline x --save-baseline x` compares with the old x.
+    if let Some(name) = &o.save_baseline {
+        let path = baseline::resolve(&target, name);
+        write_file(&path, &text)?;
+        eprintln!("saved baseline {name:?} at {}", path.display());
+    }
+    verdict
+}
+
+/// Writes `text` to `path`, creating its directory.
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The names of the saved baselines, for an error message.
+fn list_baselines(target: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(target.join("bench/baselines"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".json").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        "none yet; --save-baseline NAME makes one".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// The directory under `target/` where cargo puts a profile's artifacts: `bench` shares
 /// `release/`, `test` shares `debug/`, a custom profile has its own.
-fn profile_dir(profile: &str) -> &str {
+pub(crate) fn profile_dir(profile: &str) -> &str {
     match profile {
         "bench" | "release" => "release",
         "test" | "dev" => "debug",
@@ -149,7 +298,7 @@ fn profile_dir(profile: &str) -> &str {
     }
 }
 
-fn list_suites(exe: &PathBuf) -> Result<Vec<String>> {
+fn list_suites(exe: &Path) -> Result<Vec<String>> {
     let out = Command::new(exe)
         .arg("--list")
         .output()
@@ -163,7 +312,7 @@ fn list_suites(exe: &PathBuf) -> Result<Vec<String>> {
         .collect())
 }
 
-fn git_revision() -> (String, bool) {
+pub(crate) fn git_revision() -> (String, bool) {
     let git = |args: &[&str]| {
         Command::new("git")
             .current_dir(project_root())
@@ -178,7 +327,7 @@ fn git_revision() -> (String, bool) {
     (rev, dirty)
 }
 
-fn host() -> Value {
+pub(crate) fn host() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -223,15 +372,10 @@ fn cpu_features() -> Vec<&'static str> {
     Vec::new()
 }
 
-fn key(row: &Value) -> (String, String, String) {
-    let s = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
-    (s("suite"), s("name"), s("impl"))
-}
-
 /// How much better `ours` is than `anchor` (> 1 = better): a plain ratio for rates, recall and
 /// ratios, inverted for units where less is better (times and bytes).
 fn advantage(unit: &str, ours: f64, anchor: f64) -> f64 {
-    if LOWER_IS_BETTER.contains(&unit) {
+    if baseline::direction(unit) == Some(Better::Lower) {
         anchor / ours
     } else {
         ours / anchor
@@ -289,68 +433,5 @@ fn print_table(results: &[Value]) {
             unit,
             others.join("  ")
         );
-    }
-}
-
-fn fmt(v: f64) -> String {
-    if v.abs() >= 1000.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
-    }
-}
-
-/// Flags every row of ours that got worse than the baseline by more than `threshold`.
-fn compare(baseline: &PathBuf, results: &[Value], threshold: f64) -> Result<()> {
-    let text =
-        std::fs::read_to_string(baseline).map_err(|e| format!("{}: {e}", baseline.display()))?;
-    let base: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", baseline.display()))?;
-    let old: BTreeMap<_, f64> = base["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| Some((key(r), r["value"].as_f64()?)))
-        .collect();
-    let mut regressions = Vec::new();
-    let mut compared = 0;
-    for r in results.iter().filter(|r| r["impl"] == "nexus") {
-        let (Some(&before), Some(now)) = (old.get(&key(r)), r["value"].as_f64()) else {
-            continue;
-        };
-        compared += 1;
-        let lower_better = LOWER_IS_BETTER.contains(&r["unit"].as_str().unwrap_or_default());
-        let change = if lower_better {
-            before / now - 1.0
-        } else {
-            now / before - 1.0
-        };
-        if change < -threshold {
-            regressions.push(format!(
-                "{} {}: {} -> {} {} ({:+.1}%)",
-                r["suite"].as_str().unwrap_or_default(),
-                r["name"].as_str().unwrap_or_default(),
-                fmt(before),
-                fmt(now),
-                r["unit"].as_str().unwrap_or_default(),
-                change * 100.0
-            ));
-        }
-    }
-    eprintln!(
-        "baseline {}: {compared} rows compared, threshold {:.0}%",
-        baseline.display(),
-        threshold * 100.0
-    );
-    if regressions.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} regression(s):\n  {}",
-            regressions.len(),
-            regressions.join("\n  ")
-        ))
     }
 }

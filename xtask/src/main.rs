@@ -3,8 +3,11 @@
 //!
 //! ```text
 //! cargo xtask bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH]
-//!                   [--baseline PATH] [--threshold FRACTION] [--cargo-profile NAME]
-//!                   [suite flags…]
+//!                   [--save-baseline NAME] [--baseline NAME|PATH] [--threshold FRACTION]
+//!                   [--confirm N]
+//!                   [--profile] [--cargo-profile NAME] [suite flags…]
+//! cargo xtask bench --icount [--suite NAME] [--save] [--cargo-profile NAME]
+//! cargo xtask pgo [--dataset DIR] [--pairs N] [--quick] [--cargo-profile NAME] [--measure-only]
 //! cargo xtask crash [--engine] [--cycles N] [--dir DIR] [--seed S]
 //! cargo xtask layers
 //! cargo xtask bundle-data --from DIR [--out DIR]
@@ -13,17 +16,32 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod baseline;
 mod bench;
 mod crash;
+mod icount;
 mod layers;
+mod pgo;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--baseline PATH] [--threshold F]
-        [--cargo-profile NAME (default bench)] [suite flags…]
+  bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--save-baseline NAME]
+        [--baseline NAME|PATH] [--threshold F] [--confirm N] [--profile] [--cargo-profile NAME (default bench)]
+        [suite flags…]
         run benchmark suites (all when no --suite), print a table, write one JSON document
-        (default target/bench/<git-rev>.json), compare with a baseline
+        (default target/bench/<git-rev>.json); --save-baseline keeps it as
+        target/bench/baselines/NAME.json; --baseline compares every row of ours with one and
+        fails on a regression beyond the row's noise (max(3 MADs, 3%), or --threshold F) that
+        reproduces in --confirm N more runs (default 2; each row's best run counts);
+        --profile writes a flamegraph SVG per suite to target/bench/
+  bench --icount [--suite NAME] [--save] [--cargo-profile NAME]
+        instruction counts of fixed small workloads under valgrind's callgrind, compared with
+        benches/baselines/icount.json (fails on a rise above 2%); --save rewrites them
+  pgo [--dataset DIR] [--pairs N (default 5)] [--quick] [--cargo-profile NAME (default bench)]
+        profile-guided build of nexus and nexus-bench (needs llvm-profdata of rustc's LLVM
+        major); prints the change per row against the plain build, leaves the binaries in
+        target/pgo/bin/; --measure-only skips the builds and measures those binaries again
   crash [--engine] [--cycles N] [--dir DIR] [--seed S]
         kill a nexus-storage writer (or with --engine a nexus-engine one) with SIGKILL N times;
         check every acknowledged record (memory and forget)
@@ -36,6 +54,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
+        Some("pgo") => pgo::run(&args[1..]),
         Some("layers") => layers::run(),
         Some("crash") => crash::run(&args[1..]),
         Some("bundle-data") => bundle_data(&args[1..]),

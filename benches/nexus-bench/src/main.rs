@@ -3,13 +3,18 @@
 //! process and the same run.
 //!
 //! ```text
-//! nexus-bench --suite NAME [--quick] [--dataset DIR] --json PATH|- [suite flags…]
+//! nexus-bench --suite NAME [--quick] [--dataset DIR] --json PATH|- [--flamegraph SVG]
+//!             [suite flags…]
 //! nexus-bench --list
+//! nexus-bench --icount-list
+//! nexus-bench --icount-workload NAME
 //! ```
 //!
 //! It prints `{"dataset": …, "results": [rows]}`; `cargo xtask bench` runs it once per suite,
 //! adds the host and git revision, prints the table and keeps the document. Progress and
-//! suite summaries go to stderr.
+//! suite summaries go to stderr. `--flamegraph SVG` samples the suite with pprof (SIGPROF,
+//! ~1 kHz, every thread) and writes a flamegraph. `--icount-workload` runs one fixed small
+//! workload for `cargo xtask bench --icount` (see `icount.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +22,7 @@ use std::process::ExitCode;
 mod alloc;
 mod bound;
 mod context;
+mod icount;
 mod report;
 mod suites;
 
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
 fn run() -> BenchResult<()> {
     let mut args = std::env::args().skip(1);
     let (mut suite, mut quick, mut dataset, mut json) = (None, false, None, None);
+    let mut flamegraph = None;
     let mut extra = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -57,6 +64,14 @@ fn run() -> BenchResult<()> {
                 }
                 return Ok(());
             }
+            "--icount-list" => {
+                for w in icount::WORKLOADS {
+                    println!("{}", w.name);
+                }
+                return Ok(());
+            }
+            "--icount-workload" => return icount::run(&value("--icount-workload")?),
+            "--flamegraph" => flamegraph = Some(PathBuf::from(value("--flamegraph")?)),
             "--suite" => suite = Some(value("--suite")?),
             "--quick" => quick = true,
             "--dataset" => dataset = Some(PathBuf::from(value("--dataset")?)),
@@ -75,7 +90,28 @@ fn run() -> BenchResult<()> {
             format!("unknown suite {suite:?}; suites: {}", names.join(", "))
         })?;
     let ctx = Context::new(quick, dataset, extra);
+    let profiler = match &flamegraph {
+        Some(_) => Some(
+            pprof::ProfilerGuardBuilder::default()
+                .frequency(997)
+                .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+                .build()
+                .map_err(|e| format!("--flamegraph: cannot start the profiler: {e}"))?,
+        ),
+        None => None,
+    };
     let rows = (entry.run)(&ctx)?;
+    if let (Some(guard), Some(svg)) = (profiler, &flamegraph) {
+        let report = guard
+            .report()
+            .build()
+            .map_err(|e| format!("--flamegraph: {e}"))?;
+        let file = std::fs::File::create(svg).map_err(|e| format!("{}: {e}", svg.display()))?;
+        report
+            .flamegraph(std::io::BufWriter::new(file))
+            .map_err(|e| format!("{}: {e}", svg.display()))?;
+        eprintln!("flamegraph of suite {suite}: {}", svg.display());
+    }
     let doc = serde_json::json!({ "dataset": ctx.dataset_id(), "results": rows });
     let text = serde_json::to_string_pretty(&doc)? + "\n";
     if json == "-" {

@@ -15,14 +15,17 @@
 //!   a filter that passes 1% of the ids, against the exact filtered top 10.
 //!
 //! `--quick`: the bundled data cut to 2,000 vectors, 50 queries, two ef points, one rep, no
-//! anchors. The matched-recall table (best single-thread QPS among the sweep points with
+//! anchors.
+//!
+//! An anchor that fails (an error, or a panic inside the crate) is reported as one line on
+//! stderr and its rows are left out; our rows and the other anchor's are kept. The matched-recall table (best single-thread QPS among the sweep points with
 //! recall@10 ≥ 0.90 / 0.95 / 0.99) goes to stderr.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hnsw_rs::prelude::{DistCosine, DistDot, DistL2, Distance, Hnsw};
+use hnsw_rs::prelude::{DistCosine, DistL2, Distance, Hnsw};
 use nexus_dataset::{Metric as DsMetric, Vectors, recall_at_k};
 use nexus_index::{
     FlatIndex, HnswIndex, HnswParams, IdSet, Index, MappedVectors, Metric, QuantizedIndex,
@@ -95,6 +98,36 @@ impl<D: Distance<f32> + Send + Sync + 'static> Ann for HnswRs<D> {
     }
 }
 
+/// hnsw_rs distance for inner-product data: `max(0, 1 − a·b)`, summed in f32 like hnsw_rs's
+/// own `DistDot` without `simdeez`. `DistDot` asserts `1 − a·b ≥ 0`, which rounding breaks on
+/// L2-normalized vectors (a 256-d dataset had a dot of 1 + 1 ulp and took the suite down), and
+/// hnsw_rs itself asserts that distances are ≥ 0. Clamped, the distance cannot fail: exact on
+/// normalized data (what inner-product datasets here are); on unnormalized data, dots above 1
+/// tie at 0; a NaN becomes 0.
+#[derive(Clone, Copy, Debug, Default)]
+struct ClampedDot;
+
+impl Distance<f32> for ClampedDot {
+    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
+        let dot: f32 = va.iter().zip(vb).map(|(a, b)| a * b).sum();
+        (1.0 - dot).max(0.0)
+    }
+}
+
+/// Runs one step of an anchor (build or measure): an error or a panic inside the anchor
+/// becomes a message, so the suite can report it and go on without the anchor's rows.
+fn anchor_step<T>(step: impl FnOnce() -> BenchResult<T>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(payload) => Err(payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .map_or_else(|| "panicked".to_owned(), |m| format!("panicked: {m}"))),
+    }
+}
+
 fn nexus_metric(m: DsMetric) -> Metric {
     match m {
         DsMetric::InnerProduct => Metric::InnerProduct,
@@ -146,6 +179,8 @@ fn measure(ann: &dyn Ann, ds: &Data, nq: usize, reps: usize) -> BenchResult<Poin
 struct Built {
     name: String,
     imp: &'static str,
+    /// Set when an anchor failed: its rows are removed and it is measured no more.
+    failed: bool,
     ann: Box<dyn Ann>,
     build_s: f64,
     bytes: Option<(f64, f64)>,
@@ -221,7 +256,7 @@ fn build_hnsw_rs(ds: &Data, n: usize, efc: usize) -> (Box<dyn Ann>, f64) {
         (Box::new(HnswRs { index, ef: 64 }), s)
     }
     match ds.metric {
-        DsMetric::InnerProduct => go(ds, n, efc, DistDot),
+        DsMetric::InnerProduct => go(ds, n, efc, ClampedDot),
         DsMetric::Cosine => go(ds, n, efc, DistCosine),
         DsMetric::L2 => go(ds, n, efc, DistL2),
     }
@@ -498,6 +533,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     built.push(Built {
         name: format!("hnsw/{build}"),
         imp: "nexus",
+        failed: false,
         ann: Box::new(Nexus(index)),
         build_s,
         bytes: Some((
@@ -521,6 +557,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     built.push(Built {
         name: format!("hnsw-int8/{build}"),
         imp: "nexus",
+        failed: false,
         ann: Box::new(Nexus(index)),
         build_s,
         bytes: Some((
@@ -530,24 +567,36 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     });
     bar.inc(1);
     if anchors {
-        let (index, build_s) = build_usearch(ds, n, efc)?;
-        let bytes = index.memory_usage() as f64 / n as f64;
-        built.push(Built {
-            name: format!("hnsw/{build}"),
-            imp: "usearch",
-            ann: Box::new(Usearch(index)),
-            build_s,
-            bytes: Some((bytes, 0.0)),
-        });
+        match anchor_step(|| build_usearch(ds, n, efc)) {
+            Ok((index, build_s)) => {
+                let bytes = index.memory_usage() as f64 / n as f64;
+                built.push(Built {
+                    name: format!("hnsw/{build}"),
+                    imp: "usearch",
+                    failed: false,
+                    ann: Box::new(Usearch(index)),
+                    build_s,
+                    bytes: Some((bytes, 0.0)),
+                });
+            }
+            Err(e) => {
+                eprintln!("index: anchor usearch failed to build ({e}); its rows are left out")
+            }
+        }
         bar.inc(1);
-        let (ann, build_s) = build_hnsw_rs(ds, n, efc);
-        built.push(Built {
-            name: format!("hnsw/{build}"),
-            imp: "hnsw_rs",
-            ann,
-            build_s,
-            bytes: None,
-        });
+        match anchor_step(|| Ok(build_hnsw_rs(ds, n, efc))) {
+            Ok((ann, build_s)) => built.push(Built {
+                name: format!("hnsw/{build}"),
+                imp: "hnsw_rs",
+                failed: false,
+                ann,
+                build_s,
+                bytes: None,
+            }),
+            Err(e) => {
+                eprintln!("index: anchor hnsw_rs failed to build ({e}); its rows are left out")
+            }
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -565,8 +614,33 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     let bar = progress((efs.len() * built.len()) as u64, "index: ef sweep");
     for &ef in efs {
         for b in built.iter_mut() {
-            b.ann.set_ef(ef);
-            let p = measure(b.ann.as_ref(), ds, nq, reps)?;
+            bar.inc(1);
+            if b.failed {
+                continue;
+            }
+            let p = if b.imp == "nexus" {
+                b.ann.set_ef(ef);
+                measure(b.ann.as_ref(), ds, nq, reps)?
+            } else {
+                let ann = &mut b.ann;
+                match anchor_step(|| {
+                    ann.set_ef(ef);
+                    measure(ann.as_ref(), ds, nq, reps)
+                }) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!(
+                            "index: anchor {} failed at ef {ef} ({e}); its rows are left out",
+                            b.imp
+                        );
+                        b.failed = true;
+                        rows.retain(|r| {
+                            !(r.implementation == b.imp && r.name.starts_with(&b.name))
+                        });
+                        continue;
+                    }
+                }
+            };
             let name = |m: &str| format!("{}/ef{ef}/{m}", b.name);
             rows.push(Row::new(SUITE, name("recall10"), b.imp, p.recall, "recall"));
             rows.push(Row::from_samples(
@@ -594,7 +668,6 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
                     "B",
                 ));
             }
-            bar.inc(1);
         }
     }
     bar.finish_and_clear();
@@ -648,5 +721,62 @@ fn print_matched_recall(rows: &[Row]) {
             best(0.95),
             best(0.99)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Normalized vectors whose f32 dot with themselves rounds above 1: `1 − dot` is negative
+    /// (what made `DistDot` panic); the clamped distance stays ≥ 0 on every pair.
+    #[test]
+    fn clamped_dot_cannot_go_negative_on_normalized_data() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let vectors: Vec<Vec<f32>> = (0..200)
+            .map(|_| {
+                let v: Vec<f32> = (0..256).map(|_| next()).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect();
+        let mut raw_negative = 0;
+        for a in &vectors {
+            for b in vectors.iter().take(20) {
+                let raw = 1.0 - a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+                raw_negative += usize::from(raw < 0.0);
+                assert!(ClampedDot.eval(a, b) >= 0.0);
+            }
+            assert!(ClampedDot.eval(a, a) >= 0.0);
+        }
+        let self_negative = vectors
+            .iter()
+            .filter(|a| 1.0 - a.iter().map(|x| x * x).sum::<f32>() < 0.0)
+            .count();
+        assert!(
+            raw_negative + self_negative > 0,
+            "the test data must contain the case DistDot rejects"
+        );
+        assert_eq!(ClampedDot.eval(&[f32::NAN], &[1.0]), 0.0);
+    }
+
+    #[test]
+    fn a_failing_anchor_becomes_a_message() {
+        let panicked = anchor_step::<()>(|| panic!("assertion failed: dot <= 1."));
+        assert_eq!(
+            panicked,
+            Err("panicked: assertion failed: dot <= 1.".to_owned())
+        );
+        let formatted = anchor_step::<()>(|| panic!("{} > 1", 1.0000001_f32));
+        assert_eq!(formatted, Err("panicked: 1.0000001 > 1".to_owned()));
+        let failed = anchor_step::<()>(|| Err("usearch: out of memory".into()));
+        assert_eq!(failed, Err("usearch: out of memory".to_owned()));
+        assert_eq!(anchor_step(|| Ok(3)), Ok(3));
     }
 }
