@@ -440,6 +440,82 @@ impl Store {
         }
     }
 
+    /// Makes every live node reachable from the entry point at level 0. Parallel inserts and
+    /// the neighbour heuristic can prune every in-link of a node (each neighbour list that
+    /// held it dropped it when it overflowed), leaving it unfindable by any search. For each
+    /// node a walk from the entry does not reach, this adds it to the list of its nearest
+    /// reached out-neighbour (replacing that list's farthest entry when full), and walks
+    /// again, a few rounds at most. Returns how many links were added. O(n · m) per round.
+    pub(crate) fn repair_reachability(&self) -> usize {
+        let n = self.len();
+        let entry = self.entry.lock().0;
+        if n == 0 || entry == NONE {
+            return 0;
+        }
+        let mut added = 0;
+        let mut list = Vec::with_capacity(self.m0 + 1);
+        for _round in 0..4 {
+            let mut seen = vec![false; n];
+            let mut stack = vec![entry];
+            seen[entry as usize] = true;
+            while let Some(u) = stack.pop() {
+                self.neighbours_into(u, 0, &mut list);
+                for &v in &list {
+                    if !seen[v as usize] {
+                        seen[v as usize] = true;
+                        stack.push(v);
+                    }
+                }
+            }
+            let mut changed = false;
+            for u in 0..n as u32 {
+                if seen[u as usize] || self.is_deleted(u) {
+                    continue;
+                }
+                self.neighbours_into(u, 0, &mut list);
+                let base = self.vector(u);
+                let best = list
+                    .iter()
+                    .filter(|&&v| seen[v as usize])
+                    .map(|&v| (self.metric.score(base, self.vector(v)), v))
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((_, to)) = best {
+                    self.force_link(to, u);
+                    added += 1;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        added
+    }
+
+    /// Puts `node` into `to`'s level-0 list, replacing its farthest entry if the list is full.
+    fn force_link(&self, to: u32, node: u32) {
+        let _g = self.locks[to as usize].lock();
+        let mut list = Vec::with_capacity(self.m0 + 1);
+        self.neighbours_into(to, 0, &mut list);
+        if list.contains(&node) {
+            return;
+        }
+        if list.len() >= self.max_links(0) {
+            let base = self.vector(to);
+            let worst = list
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (self.metric.score(base, self.vector(v)), i))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, i)| i);
+            if let Some(i) = worst {
+                list.swap_remove(i);
+            }
+        }
+        list.push(node);
+        self.set_links(to, 0, &list);
+    }
+
     /// Adds `node` to `to`'s list at `level`, pruning with the heuristic when full.
     fn add_back_link(&self, to: u32, node: u32, level: u8) {
         let _g = self.locks[to as usize].lock();

@@ -291,6 +291,7 @@ impl HnswIndex {
                 || self.take_visited(),
                 |v, node| store.link(node as u32, efc, v),
             );
+            store.repair_reachability();
         } else {
             let mut v = self.take_visited();
             for node in first..end {
@@ -387,6 +388,7 @@ impl HnswIndex {
                 || self.take_visited(),
                 |v, node| fresh.link(node as u32, efc, v),
             );
+            fresh.repair_reachability();
         }
         *store = fresh;
         self.visited.lock().clear();
