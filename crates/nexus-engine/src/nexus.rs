@@ -117,7 +117,7 @@ pub struct Stats {
     pub resident_bytes: u64,
     /// Bytes the store's files occupy on disk (allocated blocks).
     pub disk_bytes: u64,
-    /// Query-cache hits and misses.
+    /// Query-cache hits.
     pub cache_hits: u64,
     /// Query-cache misses.
     pub cache_misses: u64,

@@ -379,7 +379,7 @@ pub(crate) struct Tail {
     pub(crate) vectors: Vec<f32>,
     pub(crate) metas: Vec<StoredMeta>,
     pub(crate) postings: Postings,
-    /// When the first memory arrived (clock ms), for the age-based flush.
+    /// When the first memory arrived (monotonic time), for the age-based flush.
     pub(crate) since: Option<std::time::Instant>,
 }
 
