@@ -1,7 +1,8 @@
 //! `cargo xtask layers`: every edge between our crates must point down the layer stack.
 //!
 //! The rule is a table (below), checked against `cargo metadata`, dev-dependencies included
-//! (datafusion could not publish twice because of an upward dev-dependency).
+//! (datafusion could not publish twice because of an upward dev-dependency). The same run
+//! fails on a dependency a crate declares and never names (`unused.rs`).
 
 use crate::{Result, cargo};
 
@@ -63,16 +64,19 @@ pub(crate) fn run() -> Result<()> {
     let meta: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))?;
     let edges = workspace_edges(&meta)?;
-    let violations = check(&edges);
+    let mut violations = check(&edges);
+    let declared = crate::unused::declared(&meta);
+    violations.extend(crate::unused::check(&declared));
     if violations.is_empty() {
         println!(
-            "layers: ok ({} edges between workspace crates checked)",
-            edges.len()
+            "layers: ok ({} edges between workspace crates checked; {} declared dependencies all named in code)",
+            edges.len(),
+            declared.len()
         );
         Ok(())
     } else {
         Err(format!(
-            "layers: {} forbidden edge(s):\n  {}",
+            "layers: {} forbidden edge(s) or unused dependencies:\n  {}",
             violations.len(),
             violations.join("\n  ")
         ))

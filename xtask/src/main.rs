@@ -22,6 +22,7 @@ mod crash;
 mod icount;
 mod layers;
 mod pgo;
+mod unused;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 
