@@ -687,3 +687,58 @@ fn jsonl_export_import_round_trips_exactly() {
         other => panic!("expected a bad line, got {other:?}"),
     }
 }
+
+#[test]
+fn backup_is_an_equal_store_even_while_writers_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let nexus = Arc::new(Nexus::open(&path, small_options()).unwrap());
+    build(&nexus, 1600, 31, 3);
+    nexus.flush().unwrap();
+    // Some memories only in the WAL (the tail).
+    nexus
+        .remember_batch(random_memories(32, 50, DIM, 3).into_iter().map(|(m, _)| m))
+        .unwrap();
+    let export = |n: &Nexus| {
+        let mut out = Vec::new();
+        n.export_jsonl(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    // Quiescent: the copy is equal, ids included.
+    let quiet = dir.path().join("backup-quiet");
+    assert!(nexus.backup_to(&quiet).unwrap() > 3);
+    let copy = Nexus::open(&quiet, Options::new().background(false)).unwrap();
+    copy.verify().unwrap();
+    assert_eq!(export(&copy), export(&nexus));
+    drop(copy);
+    assert!(matches!(
+        nexus.backup_to(&quiet),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // While a writer keeps remembering: the copy holds a prefix, each memory equal.
+    let writer = {
+        let nexus = Arc::clone(&nexus);
+        std::thread::spawn(move || {
+            for (m, _) in random_memories(33, 400, DIM, 3) {
+                nexus.remember(m).unwrap();
+            }
+        })
+    };
+    let busy = dir.path().join("backup-busy");
+    nexus.backup_to(&busy).unwrap();
+    writer.join().unwrap();
+    let copy = Nexus::open(&busy, Options::new().background(false)).unwrap();
+    copy.verify().unwrap();
+    assert!(copy.len() >= 1650 - 1600 / 7 - 1);
+    let mut lines = Vec::new();
+    copy.export_jsonl(&mut lines).unwrap();
+    for line in String::from_utf8(lines).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = v["id"].as_u64().unwrap();
+        let original = nexus
+            .get(id)
+            .unwrap()
+            .expect("a backed-up memory exists in the source");
+        assert_eq!(v["text"], original.text());
+    }
+}
