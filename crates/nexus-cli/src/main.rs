@@ -93,6 +93,8 @@ enum Command {
     Verify { store: PathBuf },
     /// Merge segments and drop forgotten memories.
     Compact { store: PathBuf },
+    /// Write a consistent copy of the store to DIR (new or empty), which opens as an equal store.
+    Backup { store: PathBuf, dir: PathBuf },
     /// Describe a dataset directory.
     Info { dataset: PathBuf },
 }
@@ -250,6 +252,16 @@ fn run(command: Command) -> Result<(), Failure> {
                 after.segments,
                 bytes(before.disk_bytes),
                 bytes(after.disk_bytes)
+            );
+            Ok(())
+        }
+        Command::Backup { store, dir } => {
+            let nexus = Nexus::open_read_only(&store)?;
+            let files = nexus.backup_to(&dir)?;
+            println!(
+                "backed up {} memories ({files} files) to {}",
+                nexus.len(),
+                dir.display()
             );
             Ok(())
         }

@@ -144,6 +144,21 @@ fn import_recall_stats_export_verify_compact() {
     let out = nexus(&["compact", store]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("compacted"));
+
+    let backup = dir.path().join("backup");
+    let out = nexus(&["backup", store, backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("backed up 300 memories"));
+    let out = nexus(&["export", backup.to_str().unwrap()]);
+    assert_eq!(
+        text(&out.stdout),
+        std::fs::read_to_string(&jsonl).unwrap(),
+        "the backup exports exactly what the store did, ids included"
+    );
+    assert_fails(
+        &nexus(&["backup", store, backup.to_str().unwrap()]),
+        "not empty",
+    );
 }
 
 #[test]
