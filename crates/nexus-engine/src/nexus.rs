@@ -231,10 +231,14 @@ impl Nexus {
             .chain(tail.ids.last().copied())
             .max();
         let next_id = max_id.map_or(1, |m| m + 1).max(config.id_floor).max(1);
-        let cache = (options.cache_entries > 0)
-            .then(|| Cache::new(options.cache_entries))
+        let cache = (options.cache_bytes > 0)
+            .then(|| {
+                Cache::builder(options.cache_bytes)
+                    .weigher(|_k: &u64, v: &CachedRecall| recall_weight(&v.1))
+                    .build()
+            })
             .transpose()
-            .map_err(|e| Error::invalid("cache_entries", e.to_string()))?;
+            .map_err(|e| Error::invalid("cache_bytes", e.to_string()))?;
         let inner = Arc::new(Inner {
             dir,
             backend,
@@ -926,9 +930,20 @@ impl Inner {
             return Ok(hit.1.clone());
         }
         let snap = self.snapshot();
+        // No part holds more than the live memories: a huge k allocates no more than they need.
+        let live = snap.tail.read().postings.live.len()
+            + snap
+                .views
+                .iter()
+                .map(|v| v.state.read().postings.live.len())
+                .sum::<u64>();
+        let k = query
+            .k
+            .min(usize::try_from(live).unwrap_or(usize::MAX))
+            .max(1);
         let plan = Plan {
             query: &vector,
-            k: query.k,
+            k,
             namespaces: &query.namespaces,
             filter: &query.filter,
             metric: self.metric,
@@ -946,7 +961,7 @@ impl Inner {
                 .map(|(id, s)| (s, id, tail_part)),
         );
         hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        hits.truncate(query.k);
+        hits.truncate(k);
         let mut out = Vec::with_capacity(hits.len());
         for (score, id, part) in hits {
             let memory = if part == tail_part {
@@ -1220,6 +1235,20 @@ fn allocated_bytes(path: &Path) -> u64 {
 #[cfg(not(unix))]
 fn allocated_bytes(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// What a cached recall weighs: its memories' texts, vectors and metadata, roughly.
+fn recall_weight(hits: &[Recalled]) -> u64 {
+    hits.iter()
+        .map(|r| {
+            let m = &r.memory;
+            128 + m.text().len()
+                + m.vector().len() * 4
+                + m.namespace_name().len()
+                + 64 * m.metadata().len()
+        })
+        .sum::<usize>() as u64
+        + 64
 }
 
 fn cache_key(query: &Query, epoch: u64) -> u64 {

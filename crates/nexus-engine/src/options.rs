@@ -135,7 +135,7 @@ pub struct Options {
     pub(crate) metric: Option<Metric>,
     pub(crate) index: IndexOptions,
     pub(crate) durability: Durability,
-    pub(crate) cache_entries: u64,
+    pub(crate) cache_bytes: u64,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) flush_rows: usize,
     pub(crate) flush_interval: Duration,
@@ -151,7 +151,7 @@ impl Default for Options {
 
 impl Options {
     /// Defaults: dimension taken from the store (required for a new one), cosine,
-    /// [`IndexOptions::default`], [`Durability::Grouped`], a 10,000-entry query cache, the
+    /// [`IndexOptions::default`], [`Durability::Grouped`], a 32 MiB query cache, the
     /// system clock, flush every 16,384 memories or 1 s, at most 8 segments before a
     /// background compaction.
     pub fn new() -> Self {
@@ -160,7 +160,7 @@ impl Options {
             metric: None,
             index: IndexOptions::default(),
             durability: Durability::Grouped,
-            cache_entries: 10_000,
+            cache_bytes: 32 << 20,
             clock: Arc::new(SystemClock),
             flush_rows: 16_384,
             flush_interval: Duration::from_secs(1),
@@ -194,9 +194,10 @@ impl Options {
         self
     }
 
-    /// Entries of the query-result cache (0 turns it off).
-    pub fn cache_entries(mut self, entries: u64) -> Self {
-        self.cache_entries = entries;
+    /// Bytes of recalled memories the query-result cache may hold (default 32 MiB; 0 turns it
+    /// off). A result is weighed by its texts, vectors and metadata.
+    pub fn cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bytes = bytes;
         self
     }
 

@@ -742,3 +742,31 @@ fn backup_is_an_equal_store_even_while_writers_continue() {
         assert_eq!(v["text"], original.text());
     }
 }
+
+#[test]
+fn a_huge_k_returns_every_memory_and_the_cache_is_never_stale() {
+    let nexus = Nexus::in_memory(Options::new().dimension(3).background(false)).unwrap();
+    let a = nexus
+        .remember(Memory::new("a", vec![1.0, 0.0, 0.0]))
+        .unwrap();
+    nexus
+        .remember(Memory::new("b", vec![0.0, 1.0, 0.0]))
+        .unwrap();
+    let all = Query::new(vec![1.0, 0.2, 0.0]).k(usize::MAX);
+    assert_eq!(nexus.recall(&all).unwrap().len(), 2);
+    // The same query twice: the second is a cache hit with the same answer.
+    let q = Query::new(vec![0.9, 0.1, 0.0]).k(1);
+    let first = nexus.recall(&q).unwrap();
+    assert_eq!(first[0].id, a);
+    let hits_before = nexus.stats().cache_hits;
+    assert_eq!(nexus.recall(&q).unwrap(), first);
+    assert_eq!(nexus.stats().cache_hits, hits_before + 1);
+    // A remember that changes the answer is seen at once, and so is a forget.
+    let c = nexus
+        .remember(Memory::new("c", vec![0.9, 0.1, 0.0]))
+        .unwrap();
+    assert_eq!(nexus.recall(&q).unwrap()[0].id, c);
+    nexus.forget(c).unwrap();
+    assert_eq!(nexus.recall(&q).unwrap()[0].id, a);
+    assert!(nexus.stats().cache_hit_rate() > 0.0);
+}

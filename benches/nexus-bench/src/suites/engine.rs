@@ -204,7 +204,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
 
     // Reopen (segments and graphs read from their files), measuring the heap it holds.
     crate::alloc::start();
-    let nexus = Nexus::open(&path, Options::new().cache_entries(0))?;
+    let nexus = Nexus::open(&path, Options::new().cache_bytes(0))?;
     for q in 0..nq.min(50) {
         nexus.recall(&Query::new(ds.queries.row(q).to_vec()))?;
     }
@@ -350,7 +350,7 @@ fn ingest_and_mixed(ds: &Dataset, quick: bool, rows: &mut Vec<Row>) -> BenchResu
         Options::new()
             .dimension(dim)
             .durability(Durability::Grouped)
-            .cache_entries(0),
+            .cache_bytes(0),
     )?);
     let threads = 4;
     let t = Instant::now();
