@@ -219,6 +219,11 @@ impl Nexus {
         let dir = dir.to_path_buf();
         let _span = tracing::info_span!("nexus.open", dir = %dir.display(), read_only).entered();
         let config = Self::open_config(&backend, &dir, &options, read_only)?;
+        // The graph shape is the store's own (it was chosen when the store was created);
+        // `ef_search` and `exact_below` stay per open.
+        let mut options = options;
+        options.index.m = config.m;
+        options.index.ef_construction = config.ef_construction;
         let store = Store::open_with(
             Arc::clone(&backend),
             &dir,

@@ -181,7 +181,8 @@ impl Options {
         self
     }
 
-    /// HNSW parameters of new segments (`ef_search` applies at once to every segment).
+    /// HNSW parameters. `m` and `ef_construction` are fixed when the store is created (a
+    /// reopened store keeps its own); `ef_search` and `exact_below` apply per open.
     pub fn index(mut self, index: IndexOptions) -> Self {
         self.index = index;
         self
