@@ -81,6 +81,10 @@ struct Inner {
 ///
 /// `Nexus` is `Send + Sync`: share it (`Arc<Nexus>`) between threads; recalls run while
 /// others remember, forget, flush or compact. See the [crate docs](crate) for an example.
+///
+/// Dropping it stops the background worker (waiting for a flush, graph build or compaction in
+/// progress to finish) and releases the store's lock; it does not flush: what is not in a
+/// segment is in the WAL and comes back on the next open.
 pub struct Nexus {
     inner: Arc<Inner>,
     worker: Option<JoinHandle<()>>,
