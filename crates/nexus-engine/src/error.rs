@@ -95,6 +95,13 @@ pub enum Error {
         /// The options' value.
         asked: String,
     },
+    /// A text needs embedding but no embedder is set, or the embedder failed or returned
+    /// vectors of the wrong number or length.
+    #[error("embedder: {reason}")]
+    Embedder {
+        /// What went wrong.
+        reason: String,
+    },
     /// A write on a store opened read-only.
     #[error("the store is open read-only")]
     ReadOnly,

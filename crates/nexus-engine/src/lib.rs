@@ -80,7 +80,9 @@ mod search;
 pub use error::{Error, Result};
 pub use memory::{DEFAULT_NAMESPACE, Memory, Recalled};
 pub use nexus::{Nexus, Stats, VerifyReport};
-pub use options::{Clock, Durability, IndexOptions, ManualClock, Metric, Options, SystemClock};
+pub use options::{
+    Clock, Durability, Embedder, IndexOptions, ManualClock, Metric, Options, SystemClock,
+};
 pub use query::{Filter, Query};
 
 pub use nexus_cache as cache;

@@ -46,6 +46,12 @@ impl Memory {
         }
     }
 
+    /// A memory of `text` whose vector the store's [`Embedder`](crate::Embedder) computes
+    /// when it is remembered.
+    pub fn from_text(text: impl Into<String>) -> Self {
+        Self::new(text, Vec::new())
+    }
+
     /// The namespace: one user, agent or session (default `"default"`).
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();

@@ -223,6 +223,18 @@ impl Nexus {
         let dir = dir.to_path_buf();
         let _span = tracing::info_span!("nexus.open", dir = %dir.display(), read_only).entered();
         let config = Self::open_config(&backend, &dir, &options, read_only)?;
+        if let Some(e) = options
+            .embedder
+            .as_ref()
+            .filter(|e| e.dim() != config.dimension)
+        {
+            return Err(Error::OptionMismatch {
+                path: dir,
+                name: "embedder dimension",
+                found: config.dimension.to_string(),
+                asked: e.dim().to_string(),
+            });
+        }
         // The graph shape is the store's own (it was chosen when the store was created);
         // `ef_search` and `exact_below` stay per open.
         let mut options = options;
@@ -327,6 +339,7 @@ impl Nexus {
         }
         let dimension = options
             .dimension
+            .or_else(|| options.embedder.as_ref().map(|e| e.dim()))
             .ok_or_else(|| Error::MissingDimension { path: dir.into() })?;
         if dimension == 0 || u32::try_from(dimension).is_err() {
             return Err(Error::invalid("dimension", "must be in 1..=u32::MAX"));
@@ -389,6 +402,8 @@ impl Nexus {
             return Err(Error::ReadOnly);
         }
         let now = inner.options.clock.now_ms();
+        let mut memories: Vec<Memory> = memories.into_iter().collect();
+        inner.embed_missing(&mut memories)?;
         let mut prepared = Vec::new();
         for m in memories {
             m.check_fields()?;
@@ -814,6 +829,40 @@ impl Inner {
         Ok(out)
     }
 
+    /// Vectors for `texts` from the embedder, checked for count and length.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let Some(embedder) = &self.options.embedder else {
+            return Err(Error::Embedder {
+                reason: "a text without a vector needs Options::embedder".into(),
+            });
+        };
+        let vectors = embedder.embed(texts).map_err(|e| Error::Embedder {
+            reason: e.to_string(),
+        })?;
+        if vectors.len() != texts.len() {
+            return Err(Error::Embedder {
+                reason: format!("{} vectors for {} texts", vectors.len(), texts.len()),
+            });
+        }
+        Ok(vectors)
+    }
+
+    /// Fills the vector of every memory that has none, in one embedder call.
+    fn embed_missing(&self, memories: &mut [Memory]) -> Result<()> {
+        let missing: Vec<usize> = (0..memories.len())
+            .filter(|&i| memories[i].vector.is_empty())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<&str> = missing.iter().map(|&i| memories[i].text.as_str()).collect();
+        let vectors = self.embed(&texts)?;
+        for (&i, v) in missing.iter().zip(vectors) {
+            memories[i].vector = v;
+        }
+        Ok(())
+    }
+
     fn durability(&self) -> nexus_storage::Durability {
         match self.options.durability {
             Durability::Always => Durability::Always,
@@ -929,7 +978,13 @@ impl Inner {
         if query.k == 0 {
             return Err(Error::ZeroK);
         }
-        let vector = self.prepare_vector(&query.vector)?;
+        let vector = match &query.text {
+            Some(text) if query.vector.is_empty() => {
+                let mut v = self.embed(&[text.as_str()])?;
+                self.prepare_vector(&v.swap_remove(0))?
+            }
+            _ => self.prepare_vector(&query.vector)?,
+        };
         let epoch = self.epoch.load(Ordering::SeqCst);
         let key = self.cache.as_ref().map(|_| cache_key(query, epoch));
         if let (Some(cache), Some(key)) = (&self.cache, key)

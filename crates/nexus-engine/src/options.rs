@@ -93,6 +93,41 @@ impl Clock for ManualClock {
     }
 }
 
+/// Turns texts into vectors: plug in any embedding model (the engine ships none and downloads
+/// nothing). Used by [`Memory::from_text`](crate::Memory::from_text) memories and
+/// [`Query::for_text`](crate::Query::for_text) queries.
+///
+/// ```
+/// use nexus_engine::Embedder;
+/// /// A toy embedder: letter counts.
+/// #[derive(Debug)]
+/// struct Letters;
+/// impl Embedder for Letters {
+///     fn dim(&self) -> usize { 26 }
+///     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
+///         Ok(texts.iter().map(|t| {
+///             let mut v = vec![0.0; 26];
+///             for c in t.bytes().filter(u8::is_ascii_lowercase) { v[(c - b'a') as usize] += 1.0; }
+///             v
+///         }).collect())
+///     }
+/// }
+/// assert_eq!(Letters.embed(&["abba"]).unwrap()[0][1], 2.0);
+/// ```
+pub trait Embedder: Send + Sync + fmt::Debug + 'static {
+    /// The length of every vector it returns (must equal the store's dimension).
+    fn dim(&self) -> usize;
+    /// One vector per text, in order.
+    ///
+    /// # Errors
+    /// Whatever the model reports; the engine passes it on as
+    /// [`Error::Embedder`](crate::Error::Embedder).
+    fn embed(
+        &self,
+        texts: &[&str],
+    ) -> std::result::Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>>;
+}
+
 /// Parameters of the per-segment HNSW graphs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -137,6 +172,7 @@ pub struct Options {
     pub(crate) durability: Durability,
     pub(crate) cache_bytes: u64,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) embedder: Option<Arc<dyn Embedder>>,
     pub(crate) flush_rows: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) max_segments: usize,
@@ -162,6 +198,7 @@ impl Options {
             durability: Durability::Grouped,
             cache_bytes: 32 << 20,
             clock: Arc::new(SystemClock),
+            embedder: None,
             flush_rows: 16_384,
             flush_interval: Duration::from_secs(1),
             max_segments: 8,
@@ -205,6 +242,14 @@ impl Options {
     /// The clock ("now" for `created_at`, `event_time` defaults and time filters).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The embedding model for text-only memories and queries (default none: memories and
+    /// queries must carry vectors). Its dimension must be the store's (a new store without
+    /// [`dimension`](Self::dimension) takes it).
+    pub fn embedder(mut self, embedder: impl Embedder) -> Self {
+        self.embedder = Some(Arc::new(embedder));
         self
     }
 

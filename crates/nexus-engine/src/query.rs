@@ -94,6 +94,8 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub(crate) vector: Vec<f32>,
+    /// Embedded by the store's embedder when `vector` is empty.
+    pub(crate) text: Option<String>,
     pub(crate) k: usize,
     pub(crate) namespaces: Vec<String>,
     pub(crate) filter: Filter,
@@ -104,9 +106,19 @@ impl Query {
     pub fn new(vector: Vec<f32>) -> Self {
         Self {
             vector,
+            text: None,
             k: 10,
             namespaces: Vec::new(),
             filter: Filter::default(),
+        }
+    }
+
+    /// The `k = 10` memories nearest to `text` as the store's [`Embedder`](crate::Embedder)
+    /// embeds it.
+    pub fn for_text(text: impl Into<String>) -> Self {
+        Self {
+            text: Some(text.into()),
+            ..Self::new(Vec::new())
         }
     }
 
