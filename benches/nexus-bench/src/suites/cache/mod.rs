@@ -9,8 +9,9 @@
 //!   p = 0.1, 1, 5, 10, 25 %. Each trace is replayed from its start for at most
 //!   `--max-accesses` accesses (default 2M: cuts P2, P3, P6 and orm-busy) and `distinct` counts
 //!   the keys of what is replayed. `--quick`: the three smallest trace files only.
-//! - Throughput: rows `mops/zipf{0.9,1.1}/t{1,2}` (unit `Mops/s`), medians of 5 interleaved
-//!   repetitions (1 when quick); `--no-throughput` skips them.
+//! - Throughput: rows `mops/zipf{0.9,1.1}/t{1,2,4}` (get-or-insert) and `mops/zipf0.9/t2_read95`
+//!   (95 % gets of hot keys, 5 % inserts; unit `Mops/s`), medians of 5 interleaved repetitions
+//!   (1 when quick); `--no-throughput` skips them.
 //! - Summary on stderr: mean hit/OPT per impl, the share of cells where nexus is within 1 pp of
 //!   the better of moka and quick_cache, nexus against LRU on the recency-heavy traces, and
 //!   throughput ratios to quick_cache.

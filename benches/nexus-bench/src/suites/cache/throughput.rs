@@ -1,5 +1,7 @@
-//! Throughput: get-or-insert on Zipf-distributed keys over 1M keys, capacity 100k, 1 and 2
-//! threads, nexus-cache vs moka vs quick_cache (sync caches), repetitions interleaved.
+//! Throughput: get-or-insert on Zipf-distributed keys over 1M keys, capacity 100k, 1, 2 and 4
+//! threads, nexus-cache vs moka vs quick_cache (sync caches), repetitions interleaved; and a
+//! read-mostly mix at 2 threads (`t2_read95`): 95 % gets of the 50k hottest keys (held after
+//! the warm-up), 5 % inserts of keys drawn over all 1M.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -10,6 +12,10 @@ use crate::report::{Row, median, progress};
 
 const KEYS: usize = 1_000_000;
 const CAPACITY: u64 = 100_000;
+/// The read-mostly mix reads the hottest `HOT` keys (ranks of the same Zipf law).
+const HOT: usize = 50_000;
+/// Threads of the widest get-or-insert row (and the streams drawn).
+const MAX_THREADS: usize = 4;
 pub(super) const IMPLS: [&str; 3] = ["nexus", "moka", "quick_cache"];
 
 enum AnyCache {
@@ -50,9 +56,63 @@ impl AnyCache {
         }
         hits
     }
+
+    /// The read-mostly mix: a get of `k`, or an insert of it where `insert[i]`; returns hits.
+    fn run_mix(&self, keys: &[u64], insert: &[bool]) -> u64 {
+        let mut hits = 0;
+        for (&k, &ins) in keys.iter().zip(insert) {
+            match (self, ins) {
+                (Self::Nexus(c), true) => drop(c.insert(k, !k)),
+                (Self::Nexus(c), false) => hits += u64::from(c.get(&k).is_some()),
+                (Self::Moka(c), true) => c.insert(k, !k),
+                (Self::Moka(c), false) => hits += u64::from(c.get(&k).is_some()),
+                (Self::Quick(c), true) => c.insert(k, !k),
+                (Self::Quick(c), false) => hits += u64::from(c.get(&k).is_some()),
+            }
+        }
+        hits
+    }
 }
 
-/// Rows `mops/zipf<s>/t<threads>` for every impl.
+/// One row of `reps` interleaved repetitions: `body(cache)` runs timed, after `warm(cache)`,
+/// and does `ops` operations in all.
+fn row(
+    name: &str,
+    reps: usize,
+    ops: usize,
+    warm: &dyn Fn(&AnyCache),
+    body: &(dyn Fn(&AnyCache) + Sync),
+) -> BenchResult<Vec<Row>> {
+    let bar = progress((reps * IMPLS.len()) as u64, name);
+    let mut samples = vec![Vec::new(); IMPLS.len()];
+    for rep in 0..reps {
+        // Rotate the order each repetition: no impl always runs first.
+        for i in 0..IMPLS.len() {
+            let which = (i + rep) % IMPLS.len();
+            let cache = AnyCache::new(IMPLS[which])?;
+            warm(&cache);
+            let start = Instant::now();
+            body(&cache);
+            let secs = start.elapsed().as_secs_f64();
+            samples[which].push(ops as f64 / secs / 1e6);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let m: Vec<String> = samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{} {:.2}", IMPLS[i], median(s)))
+        .collect();
+    eprintln!("cache: {name}: {} Mops/s", m.join(", "));
+    Ok(samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Row::from_samples(super::SUITE, name, IMPLS[i], s, "Mops/s"))
+        .collect())
+}
+
+/// Rows `mops/zipf<s>/t<threads>` and `mops/zipf0.9/t2_read95` for every impl.
 pub(super) fn run(quick: bool) -> BenchResult<Vec<Row>> {
     let ops_per_thread = if quick { 200_000 } else { 1_000_000 };
     let reps = if quick { 1 } else { 5 };
@@ -60,45 +120,58 @@ pub(super) fn run(quick: bool) -> BenchResult<Vec<Row>> {
     for (s, label) in [(0.9, "zipf0.9"), (1.1, "zipf1.1")] {
         let zipf = Zipf::new(KEYS, s);
         let warm = zipf.keys(ops_per_thread, 1);
-        let streams: Vec<Vec<u64>> = (0..2).map(|t| zipf.keys(ops_per_thread, 100 + t)).collect();
-        for threads in [1usize, 2] {
+        let streams: Vec<Vec<u64>> = (0..MAX_THREADS as u64)
+            .map(|t| zipf.keys(ops_per_thread, 100 + t))
+            .collect();
+        for threads in [1usize, 2, MAX_THREADS] {
             let name = format!("mops/{label}/t{threads}");
-            let bar = progress((reps * IMPLS.len()) as u64, &name);
-            let mut samples = vec![Vec::new(); IMPLS.len()];
-            for rep in 0..reps {
-                // Rotate the order each repetition: no impl always runs first.
-                for i in 0..IMPLS.len() {
-                    let which = (i + rep) % IMPLS.len();
-                    let cache = AnyCache::new(IMPLS[which])?;
-                    std::hint::black_box(cache.run(&warm));
-                    let start = Instant::now();
-                    std::thread::scope(|sc| {
-                        for stream in &streams[..threads] {
-                            let cache = &cache;
-                            sc.spawn(move || std::hint::black_box(cache.run(stream)));
-                        }
-                    });
-                    let secs = start.elapsed().as_secs_f64();
-                    samples[which].push((threads * ops_per_thread) as f64 / secs / 1e6);
-                    bar.inc(1);
-                }
-            }
-            bar.finish_and_clear();
-            for (i, s) in samples.iter().enumerate() {
-                rows.push(Row::from_samples(
-                    super::SUITE,
-                    &name,
-                    IMPLS[i],
-                    s,
-                    "Mops/s",
-                ));
-            }
-            let m: Vec<String> = samples
-                .iter()
-                .enumerate()
-                .map(|(i, s)| format!("{} {:.2}", IMPLS[i], median(s)))
+            let warm_up = |c: &AnyCache| {
+                std::hint::black_box(c.run(&warm));
+            };
+            let body = |c: &AnyCache| {
+                std::thread::scope(|sc| {
+                    for stream in &streams[..threads] {
+                        sc.spawn(move || std::hint::black_box(c.run(stream)));
+                    }
+                });
+            };
+            rows.extend(row(&name, reps, threads * ops_per_thread, &warm_up, &body)?);
+        }
+        if label == "zipf0.9" {
+            // Gets of the hottest keys (Zipf over `HOT` ranks: the same keys as the top ranks
+            // of the full law), inserts over all keys.
+            let hot = Zipf::new(HOT, s);
+            let threads = 2;
+            let mixes: Vec<(Vec<u64>, Vec<bool>)> = (0..threads as u64)
+                .map(|t| {
+                    let gets = hot.keys(ops_per_thread, 200 + t);
+                    let puts = zipf.keys(ops_per_thread, 300 + t);
+                    let mut state = 400 + t;
+                    let insert: Vec<bool> = (0..ops_per_thread)
+                        .map(|_| super::zipf::splitmix(&mut state) % 100 < 5)
+                        .collect();
+                    let keys = (0..ops_per_thread)
+                        .map(|i| if insert[i] { puts[i] } else { gets[i] })
+                        .collect();
+                    (keys, insert)
+                })
                 .collect();
-            eprintln!("cache: {name}: {} Mops/s", m.join(", "));
+            let every_hot = hot.keys(ops_per_thread, 500);
+            let warm_up = |c: &AnyCache| {
+                std::hint::black_box(c.run(&warm));
+                // Twice, so the hot keys are frequent enough to be admitted and stay.
+                std::hint::black_box(c.run(&every_hot));
+                std::hint::black_box(c.run(&every_hot));
+            };
+            let body = |c: &AnyCache| {
+                std::thread::scope(|sc| {
+                    for (keys, insert) in &mixes {
+                        sc.spawn(move || std::hint::black_box(c.run_mix(keys, insert)));
+                    }
+                });
+            };
+            let name = format!("mops/{label}/t{threads}_read95");
+            rows.extend(row(&name, reps, threads * ops_per_thread, &warm_up, &body)?);
         }
     }
     Ok(rows)
