@@ -20,6 +20,7 @@ use nexus_cache::Cache;
 use nexus_index::{FlatIndex, HnswIndex, HnswParams, Index, Metric};
 
 use crate::BenchResult;
+use crate::synthetic::Gen;
 
 /// The measured part of a workload, prepared by its setup.
 pub(crate) type Measured = Box<dyn FnMut()>;
@@ -90,25 +91,6 @@ fn icount_measured(f: &mut dyn FnMut()) {
 }
 
 const DIM: usize = 384;
-
-/// splitmix64: deterministic synthetic data.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn f32s(&mut self, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0)
-            .collect()
-    }
-}
 
 fn kernels_one_to_one() -> BenchResult<Measured> {
     const PAIRS: usize = 4;

@@ -25,6 +25,7 @@ mod context;
 mod icount;
 mod report;
 mod suites;
+mod synthetic;
 
 use context::Context;
 use report::Row;

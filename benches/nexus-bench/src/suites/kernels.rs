@@ -25,38 +25,12 @@ use crate::BenchResult;
 use crate::bound::ReadBound;
 use crate::context::Context;
 use crate::report::{Row, median};
+use crate::synthetic::Gen;
 
 const SUITE: &str = "kernels";
 const DIM: usize = 384;
 const ROWS: usize = 100_000;
 const QUERIES: usize = 32;
-
-/// splitmix64: a dependency-free generator for synthetic data.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn f32s(&mut self, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0)
-            .collect()
-    }
-
-    fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| (self.next() >> 56) as u8 as i8).collect()
-    }
-
-    fn u64s(&mut self, n: usize) -> Vec<u64> {
-        (0..n).map(|_| self.next()).collect()
-    }
-}
 
 fn secs(f: impl FnOnce()) -> f64 {
     let start = Instant::now();
