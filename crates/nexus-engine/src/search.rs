@@ -205,8 +205,10 @@ pub(crate) fn search_view(view: &SegView, plan: &Plan<'_>) -> Result<Vec<(u64, f
     // A set with row conditions is narrowed to the exact allowed ids first.
     let set = match set {
         Some(s) if row_conditions => Some(
-            s.iter()
-                .filter(|&id| seg.find(id).is_some_and(row_ok))
+            rows_of(seg.ids(), &s)
+                .into_iter()
+                .filter(|&r| row_ok(r as usize))
+                .map(|r| seg.ids()[r as usize])
                 .collect::<RoaringTreemap>(),
         ),
         s => s,
