@@ -23,6 +23,8 @@ impl Memory {
             "event_time": self.event_time,
             "created_at": self.created_at,
             "importance": self.importance,
+            "key": self.key,
+            "expires_at": self.expires_at_ms(),
             "vector": self.vector,
         })
     }
@@ -79,6 +81,17 @@ impl Memory {
         };
         m.event_time = time("event_time")?;
         m.created_at = time("created_at")?;
+        m.expiry = time("expires_at")?.map(crate::memory::Expiry::At);
+        match obj.get("key") {
+            None | Some(Value::Null) => {}
+            Some(k) => {
+                m.key = Some(
+                    k.as_str()
+                        .ok_or_else(|| bad("key", "not a string"))?
+                        .to_owned(),
+                );
+            }
+        }
         if let Some(i) = obj.get("importance") {
             m.importance =
                 i.as_f64()

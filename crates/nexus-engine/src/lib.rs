@@ -69,11 +69,14 @@
 
 mod config;
 mod error;
+mod identity;
 mod jsonl;
+mod keyword;
 mod memory;
 mod nexus;
 mod options;
 mod part;
+mod patch;
 mod query;
 mod search;
 
@@ -83,7 +86,8 @@ pub use nexus::{Nexus, Stats, VerifyReport};
 pub use options::{
     Clock, Durability, Embedder, IndexOptions, ManualClock, Metric, Options, SystemClock,
 };
-pub use query::{Filter, Query};
+pub use patch::Patch;
+pub use query::{BlendWeights, Filter, Fusion, Query, Scoring};
 
 pub use nexus_cache as cache;
 pub use nexus_index as index;

@@ -29,6 +29,28 @@ pub struct Memory {
     pub(crate) event_time: Option<i64>,
     pub(crate) created_at: Option<i64>,
     pub(crate) importance: f32,
+    pub(crate) key: Option<String>,
+    /// Absolute expiry (ms since the epoch), or a TTL resolved against the clock on remember.
+    pub(crate) expiry: Option<Expiry>,
+}
+
+/// When a memory stops being recalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expiry {
+    At(i64),
+    After(std::time::Duration),
+}
+
+impl Expiry {
+    /// The expiry instant (ms since the epoch) for a memory remembered at `now`.
+    pub(crate) fn resolve(self, now: i64) -> i64 {
+        match self {
+            Expiry::At(ms) => ms,
+            Expiry::After(d) => {
+                now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            }
+        }
+    }
 }
 
 impl Memory {
@@ -43,6 +65,8 @@ impl Memory {
             event_time: None,
             created_at: None,
             importance: 0.5,
+            key: None,
+            expiry: None,
         }
     }
 
@@ -91,6 +115,41 @@ impl Memory {
     pub fn importance(mut self, importance: f32) -> Self {
         self.importance = importance;
         self
+    }
+
+    /// A caller key: remembering a memory whose key is already live in its namespace replaces
+    /// that memory (text, vector, metadata) and keeps its id, so retries and re-syncs are
+    /// idempotent.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Expires `ttl` after it is remembered (by the store's clock): from then on no recall,
+    /// get or export returns it, and the background worker or the next compaction drops it.
+    pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.expiry = Some(Expiry::After(ttl));
+        self
+    }
+
+    /// Expires at `ms` (milliseconds since the Unix epoch); see [`ttl`](Self::ttl).
+    pub fn expires_at(mut self, ms: i64) -> Self {
+        self.expiry = Some(Expiry::At(ms));
+        self
+    }
+
+    /// The caller key, if any.
+    pub fn key_name(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// When it expires (ms since the epoch): `None` for a memory that never does. A TTL set
+    /// on a memory not yet remembered shows here once it is read back.
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        match self.expiry {
+            Some(Expiry::At(ms)) => Some(ms),
+            _ => None,
+        }
     }
 
     /// The text.
@@ -151,6 +210,9 @@ impl Memory {
         if self.tags.iter().any(String::is_empty) {
             return Err(Error::invalid("tag", "must not be empty"));
         }
+        if self.key.as_deref() == Some("") {
+            return Err(Error::invalid("key", "must not be empty"));
+        }
         Ok(())
     }
 }
@@ -166,6 +228,12 @@ pub struct Recalled {
     pub memory: Memory,
 }
 
+/// Marks the current record layout: appended after the archive, so records written before
+/// `expires_at` and `key` existed (which end in the archive itself) still decode.
+const META_V2: &[u8; 4] = b"NXM\x02";
+/// `expires_at` of a memory that never expires.
+pub(crate) const NEVER: i64 = i64::MAX;
+
 /// A memory's metadata as archived in the store record (`meta` bytes of a storage record).
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, Clone, PartialEq)]
 pub(crate) struct StoredMeta {
@@ -177,6 +245,21 @@ pub(crate) struct StoredMeta {
     pub(crate) event_time: i64,
     pub(crate) created_at: i64,
     pub(crate) importance: f32,
+    /// Ms since the epoch; [`NEVER`] for none.
+    pub(crate) expires_at: i64,
+    pub(crate) key: Option<String>,
+}
+
+/// The first record layout (no expiry, no key).
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, Clone, PartialEq)]
+struct StoredMetaV1 {
+    text: String,
+    namespace: String,
+    tags: Vec<String>,
+    metadata: String,
+    event_time: i64,
+    created_at: i64,
+    importance: f32,
 }
 
 impl StoredMeta {
@@ -193,20 +276,55 @@ impl StoredMeta {
             // Set only on memories read back from a store (re-remembered or imported).
             created_at: m.created_at.unwrap_or(now),
             importance: m.importance,
+            expires_at: m.expiry.map_or(NEVER, |e| e.resolve(now)),
+            key: m.key.clone(),
         }
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
-        rkyv::to_bytes::<rkyv::rancor::Error>(self)
+        let mut bytes = rkyv::to_bytes::<rkyv::rancor::Error>(self)
             .expect("archiving strings and numbers cannot fail")
-            .to_vec()
+            .to_vec();
+        bytes.extend_from_slice(META_V2);
+        bytes
     }
 
     /// Decodes (and validates) record bytes read from the store.
     pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
-        let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
-        aligned.extend_from_slice(bytes);
-        rkyv::from_bytes::<StoredMeta, rkyv::rancor::Error>(&aligned).map_err(|e| e.to_string())
+        let (body, v2) = match bytes.strip_suffix(META_V2.as_slice()) {
+            Some(body) => (body, true),
+            None => (bytes, false),
+        };
+        let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(body.len());
+        aligned.extend_from_slice(body);
+        if v2 {
+            return rkyv::from_bytes::<StoredMeta, rkyv::rancor::Error>(&aligned)
+                .map_err(|e| e.to_string());
+        }
+        let v1 = rkyv::from_bytes::<StoredMetaV1, rkyv::rancor::Error>(&aligned)
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            text: v1.text,
+            namespace: v1.namespace,
+            tags: v1.tags,
+            metadata: v1.metadata,
+            event_time: v1.event_time,
+            created_at: v1.created_at,
+            importance: v1.importance,
+            expires_at: NEVER,
+            key: None,
+        })
+    }
+
+    /// Whether it has expired at `now`.
+    pub(crate) fn expired(&self, now: i64) -> bool {
+        self.expires_at <= now
+    }
+
+    /// The dedup hash of a memory: namespace, text and vector (xxh3, stable across builds
+    /// because it is persisted in the rows attachment).
+    pub(crate) fn content_hash(&self, vector: &[f32]) -> u64 {
+        content_hash(&self.namespace, &self.text, vector)
     }
 
     pub(crate) fn into_memory(self, vector: Vec<f32>) -> Memory {
@@ -223,6 +341,49 @@ impl StoredMeta {
             event_time: Some(self.event_time),
             created_at: Some(self.created_at),
             importance: self.importance,
+            key: self.key,
+            expiry: (self.expires_at != NEVER).then_some(Expiry::At(self.expires_at)),
         }
+    }
+}
+
+/// See [`StoredMeta::content_hash`].
+pub(crate) fn content_hash(namespace: &str, text: &str, vector: &[f32]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&(namespace.len() as u64).to_le_bytes());
+    h.update(namespace.as_bytes());
+    h.update(&(text.len() as u64).to_le_bytes());
+    h.update(text.as_bytes());
+    for x in vector {
+        h.update(&x.to_bits().to_le_bytes());
+    }
+    h.digest()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_the_first_layout_still_decode() {
+        let v1 = StoredMetaV1 {
+            text: "tea".into(),
+            namespace: "u".into(),
+            tags: vec!["a".into()],
+            metadata: "{}".into(),
+            event_time: 5,
+            created_at: 6,
+            importance: 0.25,
+        };
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&v1).unwrap().to_vec();
+        let m = StoredMeta::decode(&bytes).unwrap();
+        assert_eq!((m.text.as_str(), m.event_time, m.importance), ("tea", 5, 0.25));
+        assert_eq!((m.expires_at, m.key), (NEVER, None));
+        let v2 = StoredMeta {
+            expires_at: 9,
+            key: Some("k".into()),
+            ..m
+        };
+        assert_eq!(StoredMeta::decode(&v2.encode()).unwrap(), v2);
     }
 }

@@ -1,7 +1,7 @@
 //! `Nexus`: open / remember / recall / get / forget over the storage layer, with the
 //! in-memory tail, the segment views and the background worker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,11 +16,16 @@ use roaring::RoaringTreemap;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::memory::{Memory, Recalled, StoredMeta};
+use crate::identity::Identity;
+use crate::keyword::{Bm25, TERMS_ROLE, TermIndex};
+use crate::memory::{Memory, NEVER, Recalled, StoredMeta};
+use crate::patch::Patch;
 use crate::options::{Durability, Metric, Options};
-use crate::part::{HNSW_ROLE, ROWS_ROLE, RowsFile, SegView, StoredGraph, Tail};
-use crate::query::{Filter, Query};
-use crate::search::{Plan, allowed_set, row_passes, search_tail, search_view};
+use crate::part::{HNSW_ROLE, ROWS_ROLE, RowsFile, SegView, StoredGraph, Tail, Terms};
+use crate::query::{Filter, Fusion, Query, Scoring};
+use crate::search::{
+    Plan, allowed_set, keyword_tail, keyword_view, row_passes, search_tail, search_view,
+};
 
 /// Memories per storage commit in `remember_batch` (the storage layer caps one record at 1 GiB).
 const BATCH_CHUNK: usize = 8192;
@@ -46,9 +51,21 @@ struct Writer {
     /// Deletes committed since the last flush (a flush is due even with an empty tail).
     pending_deletes: usize,
     last_flush: std::time::Instant,
+    /// Keys and content hashes of the live memories, built by the first write that needs it.
+    identity: Option<Identity>,
 }
 
-type CachedRecall = Arc<(Query, Vec<Recalled>)>;
+/// A cached recall: the query, its result, and when the result's first memory expires.
+type CachedRecall = Arc<(Query, Vec<Recalled>, i64)>;
+
+/// Where a live id is held: a tail row, or a row of a segment view.
+enum At {
+    Tail(usize),
+    View(Arc<SegView>, usize),
+}
+
+/// A write after dedup: id, vector, metadata, content hash.
+type Write = (u64, Vec<f32>, StoredMeta, u64);
 
 struct Inner {
     dir: PathBuf,
@@ -71,6 +88,8 @@ struct Inner {
     /// Bumped by every change a recall could see: part of the cache key, so a cached result
     /// is never served after a change.
     epoch: AtomicU64,
+    /// (expires_at, id) of every live memory that expires.
+    expiry: Mutex<BTreeSet<(i64, u64)>>,
     cache: Option<Cache<u64, CachedRecall>>,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -249,9 +268,10 @@ impl Nexus {
         let max_id = views
             .iter()
             .filter_map(|v| v.seg.ids().last().copied())
-            .chain(tail.ids.last().copied())
+            .chain(tail.ids.iter().copied())
             .max();
         let next_id = max_id.map_or(1, |m| m + 1).max(config.id_floor).max(1);
+        let expiry = expiry_of(&views, &tail);
         let cache = (options.cache_bytes > 0)
             .then(|| {
                 Cache::builder(options.cache_bytes)
@@ -277,11 +297,13 @@ impl Nexus {
                 next_id,
                 pending_deletes: 0,
                 last_flush: std::time::Instant::now(),
+                identity: None,
             }),
             compacting: Mutex::new(None),
             compaction: Mutex::new(()),
             indexing: Mutex::new(()),
             epoch: AtomicU64::new(0),
+            expiry: Mutex::new(expiry),
             cache,
             stop: Mutex::new(false),
             wake: Condvar::new(),
@@ -401,6 +423,7 @@ impl Nexus {
         if inner.read_only {
             return Err(Error::ReadOnly);
         }
+        let started = std::time::Instant::now();
         let now = inner.options.clock.now_ms();
         let mut memories: Vec<Memory> = memories.into_iter().collect();
         inner.embed_missing(&mut memories)?;
@@ -411,9 +434,13 @@ impl Nexus {
             prepared.push((v, StoredMeta::from_memory(&m, now)));
         }
         let mut ids = Vec::with_capacity(prepared.len());
-        for chunk in prepared.chunks(BATCH_CHUNK) {
-            ids.extend(inner.commit_puts(chunk)?);
+        while !prepared.is_empty() {
+            let rest = prepared.split_off(prepared.len().min(BATCH_CHUNK));
+            ids.extend(inner.commit_memories(prepared)?);
+            prepared = rest;
         }
+        metrics::counter!("nexus_remembered_total").increment(ids.len() as u64);
+        metrics::histogram!("nexus_remember_seconds").record(started.elapsed().as_secs_f64());
         if inner.options.durability == Durability::Grouped && !ids.is_empty() {
             inner.store.sync()?;
         }
@@ -435,19 +462,76 @@ impl Nexus {
     /// # Errors
     /// [`Error::Corrupt`] if its record cannot be read.
     pub fn get(&self, id: u64) -> Result<Option<Memory>> {
+        let now = self.inner.options.clock.now_ms();
         let snap = self.inner.snapshot();
         {
             let t = snap.tail.read();
             if let Some(row) = t.live_row(id) {
+                if t.metas[row].expired(now) {
+                    return Ok(None);
+                }
                 return Ok(Some(tail_memory(&t, row)));
             }
         }
         for v in snap.views.iter().rev() {
             if let Some(row) = v.live_row(id) {
+                if v.expires_at[row] <= now {
+                    return Ok(None);
+                }
                 return Ok(Some(view_memory(v, row)?));
             }
         }
         Ok(None)
+    }
+
+    /// Changes memory `id`'s tags, metadata, importance, event time or expiry as `patch`
+    /// says, keeping its text, vector and id (nothing is re-embedded).
+    ///
+    /// ```
+    /// use nexus_engine::{Memory, Nexus, Options, Patch};
+    /// # fn main() -> Result<(), nexus_engine::Error> {
+    /// let nexus = Nexus::in_memory(Options::new().dimension(2))?;
+    /// let id = nexus.remember(Memory::new("buy milk", vec![1.0, 0.0]).tag("todo"))?;
+    /// nexus.update(id, &Patch::new().remove_tag("todo").add_tag("done").importance(0.1))?;
+    /// let m = nexus.get(id)?.unwrap();
+    /// assert_eq!(m.tag_list(), ["done"]);
+    /// assert_eq!(m.text(), "buy milk");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownId`] if no live memory has this id (or it has expired),
+    /// [`Error::InvalidArgument`] for a bad importance or tag, [`Error::ReadOnly`], storage
+    /// errors.
+    pub fn update(&self, id: u64, patch: &Patch) -> Result<()> {
+        let inner = &*self.inner;
+        if inner.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let now = inner.options.clock.now_ms();
+        let mut w = inner.writer.lock();
+        let snap = inner.snapshot();
+        let compacting = inner.compacting.lock().clone();
+        let at = locate(&snap, compacting.as_ref(), id);
+        let Some(first) = at.first() else {
+            return Err(Error::UnknownId { id });
+        };
+        let (meta, vector, hash) = held(&snap, first)?;
+        if meta.expired(now) {
+            return Err(Error::UnknownId { id });
+        }
+        let new = patch.apply(&meta, now)?;
+        let mut batch = Batch::new();
+        batch.put(id, &vector, &[], &new.encode());
+        inner.store.commit(batch, inner.durability())?;
+        inner.drop_held(&mut w, &snap, id, &at, &meta, hash);
+        inner.install(&mut w, &snap, vec![(id, vector, new, hash)]);
+        drop(w);
+        if inner.options.durability == Durability::Grouped {
+            inner.store.sync()?;
+        }
+        Ok(())
     }
 
     /// Forgets memory `id`: no recall or get returns it once this returns; its bytes leave
@@ -473,7 +557,7 @@ impl Nexus {
                 let t = snap.tail.read();
                 if let Some(set) = allowed_set(&t.postings, &namespaces, filter) {
                     for id in set {
-                        let row = t.ids.binary_search(&id).expect("postings hold tail ids");
+                        let row = t.row_of[&id];
                         let m = &t.metas[row];
                         if row_passes(filter, m.event_time, m.created_at, || Some(m.clone())) {
                             ids.push(id);
@@ -504,18 +588,23 @@ impl Nexus {
         &self,
         mut f: impl FnMut(u64, Memory) -> Result<()>,
     ) -> Result<()> {
+        let now = self.inner.options.clock.now_ms();
         let snap = self.inner.snapshot();
         for v in &snap.views {
             let live = v.state.read().postings.live.clone();
             for id in live {
                 let row = v.seg.find(id).expect("live ids are the segment's");
-                f(id, view_memory(v, row)?)?;
+                if v.expires_at[row] > now {
+                    f(id, view_memory(v, row)?)?;
+                }
             }
         }
         let t = snap.tail.read();
         for id in t.postings.live.iter() {
-            let row = t.ids.binary_search(&id).expect("live ids are the tail's");
-            f(id, tail_memory(&t, row))?;
+            let row = t.row_of[&id];
+            if !t.metas[row].expired(now) {
+                f(id, tail_memory(&t, row))?;
+            }
         }
         Ok(())
     }
@@ -524,11 +613,13 @@ impl Nexus {
     pub fn len(&self) -> u64 {
         let snap = self.inner.snapshot();
         let tail = snap.tail.read().postings.live.len();
-        tail + snap
-            .views
-            .iter()
-            .map(|v| v.state.read().postings.live.len())
-            .sum::<u64>()
+        let held = tail
+            + snap
+                .views
+                .iter()
+                .map(|v| v.state.read().postings.live.len())
+                .sum::<u64>();
+        held.saturating_sub(self.inner.expired_count())
     }
 
     /// Whether no memory is live.
@@ -564,6 +655,10 @@ impl Nexus {
                 s.indexed_segments += 1;
             }
         }
+        s.memories = s.memories.saturating_sub(inner.expired_count());
+        if let Some(ident) = &inner.writer.lock().identity {
+            s.resident_bytes += ident.heap_bytes() as u64;
+        }
         s.disk_bytes = inner.disk_bytes();
         if let Some(c) = &inner.cache {
             let cs = c.stats();
@@ -597,6 +692,7 @@ impl Nexus {
         if self.inner.read_only {
             return Err(Error::ReadOnly);
         }
+        self.inner.expire_due()?;
         self.inner.flush_tail()?;
         self.inner.compact(usize::MAX)
     }
@@ -706,10 +802,52 @@ impl Drop for Nexus {
 }
 
 fn tail_memory(t: &Tail, row: usize) -> Memory {
-    let dim = t.vectors.len() / t.ids.len().max(1);
-    t.metas[row]
-        .clone()
-        .into_memory(t.vectors[row * dim..(row + 1) * dim].to_vec())
+    t.metas[row].clone().into_memory(t.vector(row).to_vec())
+}
+
+/// Every place the current snapshot (and a segment being compacted) holds live `id`.
+fn locate(snap: &Snapshot, compacting: Option<&Arc<SegView>>, id: u64) -> Vec<At> {
+    let mut at = Vec::new();
+    if let Some(row) = snap.tail.read().live_row(id) {
+        at.push(At::Tail(row));
+    }
+    for v in snap.views.iter().chain(compacting) {
+        if let Some(row) = v.live_row(id) {
+            at.push(At::View(Arc::clone(v), row));
+        }
+    }
+    at
+}
+
+/// The metadata, vector and content hash held at `at`.
+fn held(snap: &Snapshot, at: &At) -> Result<(StoredMeta, Vec<f32>, u64)> {
+    Ok(match at {
+        At::Tail(row) => {
+            let t = snap.tail.read();
+            (t.metas[*row].clone(), t.vector(*row).to_vec(), t.content_hash[*row])
+        }
+        At::View(v, row) => (v.meta(*row)?, v.seg.vector(*row).to_vec(), v.content_hash[*row]),
+    })
+}
+
+/// (expires_at, id) of every live memory of the parts that expires.
+fn expiry_of(views: &[Arc<SegView>], tail: &Tail) -> BTreeSet<(i64, u64)> {
+    let mut set = BTreeSet::new();
+    for v in views {
+        let st = v.state.read();
+        for (row, &id) in v.seg.ids().iter().enumerate() {
+            if v.expires_at[row] != NEVER && st.postings.live.contains(id) {
+                set.insert((v.expires_at[row], id));
+            }
+        }
+    }
+    for id in tail.postings.live.iter() {
+        let m = &tail.metas[tail.row_of[&id]];
+        if m.expires_at != NEVER {
+            set.insert((m.expires_at, id));
+        }
+    }
+    set
 }
 
 fn view_memory(v: &SegView, row: usize) -> Result<Memory> {
@@ -731,7 +869,8 @@ fn load_parts(
         if let Some(r) = rec {
             let meta = StoredMeta::decode(&r.meta)
                 .map_err(|e| Error::corrupt(dir.join("wal"), format!("memory record: {e}")))?;
-            tail.push(id, &r.vector, meta);
+            let hash = meta.content_hash(&r.vector);
+            tail.push(id, &r.vector, meta, hash);
         }
     }
     let segments = store.segments();
@@ -765,8 +904,12 @@ fn load_view(
     read_only: bool,
 ) -> Result<SegView> {
     let what = dir.join(format!("segment {} rows attachment", seg.id()));
-    let rows = match store.attachment(seg.id(), ROWS_ROLE) {
+    let stored = match store.attachment(seg.id(), ROWS_ROLE) {
         Some(a) => RowsFile::decode(a.as_bytes(), seg, &what)?,
+        None => None,
+    };
+    let rows = match stored {
+        Some(rows) => rows,
         None => {
             // Flushed (or compacted) but the engine's attachment never landed: rebuild it.
             let rows = RowsFile::build(seg, |row| {
@@ -779,6 +922,7 @@ fn load_view(
         }
     };
     let view = SegView::new(Arc::clone(seg), rows, &live);
+    *view.terms.write() = Terms::Stored(store.attachment(seg.id(), TERMS_ROLE));
     if let Some(bytes) = store.attachment(seg.id(), HNSW_ROLE) {
         // Mapped now, loaded on the segment's first search: open stays a map.
         view.defer_graph(StoredGraph {
@@ -870,24 +1014,188 @@ impl Inner {
         }
     }
 
-    /// Appends `items` to the WAL as one commit and to the tail, under the write lock.
-    fn commit_puts(&self, items: &[(Vec<f32>, StoredMeta)]) -> Result<Vec<u64>> {
+    /// Remembers `items` as one commit under the write lock: a keyed memory replaces the live
+    /// memory of its key (keeping its id); with dedup on, an unkeyed memory equal to a live one
+    /// (namespace, text, vector) returns that one's id and writes nothing. Returns the ids in
+    /// order.
+    fn commit_memories(&self, items: Vec<(Vec<f32>, StoredMeta)>) -> Result<Vec<u64>> {
         let mut w = self.writer.lock();
-        let first = w.next_id;
+        let snap = self.snapshot();
+        let keyed = items.iter().any(|(_, m)| m.key.is_some());
+        if w.identity.is_none() && (keyed || self.options.dedup) {
+            let t = snap.tail.read();
+            w.identity = Some(Identity::build(&snap.views, &t));
+        }
+        let first_new = w.next_id;
+        let mut next = first_new;
+        let mut ids = Vec::with_capacity(items.len());
+        let mut writes: Vec<Write> = Vec::with_capacity(items.len());
+        // Within this batch: the write of an id, of a key, of a content hash.
+        let mut write_of: HashMap<u64, usize> = HashMap::new();
+        let mut by_key: HashMap<(String, String), u64> = HashMap::new();
+        let mut by_content: HashMap<u64, usize> = HashMap::new();
+        let now = self.options.clock.now_ms();
+        for (v, meta) in items {
+            let hash = meta.content_hash(&v);
+            let ident = w.identity.as_ref();
+            let existing = match &meta.key {
+                Some(key) => {
+                    let k = (meta.namespace.clone(), key.clone());
+                    by_key
+                        .get(&k)
+                        .copied()
+                        .or_else(|| ident.and_then(|i| i.by_key(&k.0, &k.1)))
+                }
+                None if self.options.dedup => {
+                    if let Some(&wi) = by_content.get(&hash)
+                        && same_content(&writes[wi].2, &writes[wi].1, &meta, &v)
+                    {
+                        ids.push(writes[wi].0);
+                        continue;
+                    }
+                    if let Some(x) = ident.and_then(|i| i.by_content(hash))
+                        && self.holds_same(&snap, x, &meta, &v, now)?
+                    {
+                        ids.push(x);
+                        continue;
+                    }
+                    None
+                }
+                None => None,
+            };
+            let id = existing.unwrap_or_else(|| {
+                next += 1;
+                next - 1
+            });
+            if let Some(key) = &meta.key {
+                by_key.insert((meta.namespace.clone(), key.clone()), id);
+            } else {
+                by_content.insert(hash, writes.len());
+            }
+            ids.push(id);
+            match write_of.get(&id) {
+                // The same key twice in one batch: the later memory wins.
+                Some(&wi) => writes[wi] = (id, v, meta, hash),
+                None => {
+                    write_of.insert(id, writes.len());
+                    writes.push((id, v, meta, hash));
+                }
+            }
+        }
+        if writes.is_empty() {
+            return Ok(ids);
+        }
+        // The memories replaced, read before the commit (a record that cannot be read
+        // changes nothing).
+        let compacting = self.compacting.lock().clone();
+        let mut replaced = Vec::new();
+        for (id, ..) in writes.iter().filter(|x| x.0 < first_new) {
+            let at = locate(&snap, compacting.as_ref(), *id);
+            if let Some(first) = at.first() {
+                let (meta, _, hash) = held(&snap, first)?;
+                replaced.push((*id, at, meta, hash));
+            }
+        }
         let mut batch = Batch::new();
-        for (i, (v, meta)) in items.iter().enumerate() {
-            batch.put(first + i as u64, v, &[], &meta.encode());
+        for (id, v, meta, _) in &writes {
+            batch.put(*id, v, &[], &meta.encode());
         }
         self.store.commit(batch, self.durability())?;
-        w.next_id += items.len() as u64;
-        let snap = self.snapshot();
+        w.next_id = next;
+        for (id, at, meta, hash) in &replaced {
+            self.drop_held(&mut w, &snap, *id, at, meta, *hash);
+        }
+        self.install(&mut w, &snap, writes);
+        Ok(ids)
+    }
+
+    /// Whether live memory `id` has `meta`'s namespace and text and the vector `v`, and has
+    /// not expired.
+    fn holds_same(
+        &self,
+        snap: &Snapshot,
+        id: u64,
+        meta: &StoredMeta,
+        v: &[f32],
+        now: i64,
+    ) -> Result<bool> {
+        let at = locate(snap, None, id);
+        let Some(first) = at.first() else {
+            return Ok(false);
+        };
+        let (m, vector, _) = held(snap, first)?;
+        Ok(!m.expired(now) && same_content(&m, &vector, meta, v))
+    }
+
+    /// Puts committed writes into the tail and the identity and expiry maps.
+    fn install(&self, w: &mut Writer, snap: &Snapshot, writes: Vec<Write>) {
+        {
+            let mut expiry = self.expiry.lock();
+            for (id, _, meta, hash) in &writes {
+                if meta.expires_at != NEVER {
+                    expiry.insert((meta.expires_at, *id));
+                }
+                if let Some(ident) = &mut w.identity {
+                    ident.add(*id, &meta.namespace, meta.key.as_deref(), *hash);
+                }
+            }
+        }
         let mut t = snap.tail.write();
-        for (i, (v, meta)) in items.iter().enumerate() {
-            t.push(first + i as u64, v, meta.clone());
+        for (id, v, meta, hash) in writes {
+            t.push(id, &v, meta, hash);
         }
         drop(t);
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        Ok((first..first + items.len() as u64).collect())
+    }
+
+    /// Removes live `id` (held at `at`, with `meta` and content `hash`) from the parts and
+    /// the identity and expiry maps; its record is already superseded or deleted in the store.
+    fn drop_held(
+        &self,
+        w: &mut Writer,
+        snap: &Snapshot,
+        id: u64,
+        at: &[At],
+        meta: &StoredMeta,
+        hash: u64,
+    ) {
+        for a in at {
+            match a {
+                At::Tail(row) => snap.tail.write().forget(id, *row),
+                At::View(v, _) => v.forget(id, meta),
+            }
+        }
+        if let Some(ident) = &mut w.identity {
+            ident.remove(id, &meta.namespace, meta.key.as_deref(), hash);
+        }
+        if meta.expires_at != NEVER {
+            self.expiry.lock().remove(&(meta.expires_at, id));
+        }
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Live memories that have expired but are still held (the worker drops them).
+    fn expired_count(&self) -> u64 {
+        let now = self.options.clock.now_ms();
+        self.expiry.lock().range(..=(now, u64::MAX)).count() as u64
+    }
+
+    /// The ids expired at `now`, if any.
+    fn expired_ids(&self, now: i64) -> Option<RoaringTreemap> {
+        let e = self.expiry.lock();
+        let set: RoaringTreemap = e.range(..=(now, u64::MAX)).map(|&(_, id)| id).collect();
+        (!set.is_empty()).then_some(set)
+    }
+
+    /// Forgets every expired memory (durably, so compaction drops its bytes).
+    fn expire_due(&self) -> Result<u64> {
+        let now = self.options.clock.now_ms();
+        let Some(ids) = self.expired_ids(now) else {
+            return Ok(0);
+        };
+        let n = self.forget_ids(|_| Ok(ids.iter().collect()), false)?;
+        metrics::counter!("nexus_expired_total").increment(n);
+        Ok(n)
     }
 
     /// Wakes the worker when the tail is due, or flushes here when the worker is behind.
@@ -925,48 +1233,33 @@ impl Inner {
         let snap = self.snapshot();
         let compacting = self.compacting.lock().clone();
         let ids = select(&snap)?;
-        enum At {
-            Tail(usize),
-            View(Arc<SegView>, usize),
-        }
-        let mut found: Vec<(u64, Vec<At>)> = Vec::with_capacity(ids.len());
+        // Read before the commit, so a record that cannot be read changes nothing.
+        let mut found: Vec<(u64, Vec<At>, StoredMeta, u64)> = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut at = Vec::new();
-            if let Some(row) = snap.tail.read().live_row(id) {
-                at.push(At::Tail(row));
-            }
-            for v in snap.views.iter().chain(compacting.as_ref()) {
-                if let Some(row) = v.live_row(id) {
-                    at.push(At::View(Arc::clone(v), row));
-                }
-            }
-            if at.is_empty() {
+            let at = locate(&snap, compacting.as_ref(), id);
+            let Some(first) = at.first() else {
                 if exact {
                     return Err(Error::UnknownId { id });
                 }
                 continue;
-            }
-            found.push((id, at));
+            };
+            let (meta, _, hash) = held(&snap, first)?;
+            found.push((id, at, meta, hash));
         }
         if found.is_empty() {
             return Ok(0);
         }
         let mut batch = Batch::new();
-        for (id, _) in &found {
+        for (id, ..) in &found {
             batch.delete(*id);
         }
         self.store.commit(batch, self.durability())?;
-        for (id, at) in &found {
-            for a in at {
-                match a {
-                    At::Tail(row) => snap.tail.write().forget(*id, *row),
-                    At::View(v, row) => v.forget(*id, *row)?,
-                }
-            }
+        for (id, at, meta, hash) in &found {
+            self.drop_held(&mut w, &snap, *id, at, meta, *hash);
         }
         w.pending_deletes += found.len();
-        self.epoch.fetch_add(1, Ordering::SeqCst);
         drop(w);
+        metrics::counter!("nexus_forgotten_total").increment(found.len() as u64);
         if self.options.durability == Durability::Grouped {
             self.store.sync()?;
         }
@@ -974,6 +1267,7 @@ impl Inner {
     }
 
     fn recall(&self, query: &Query) -> Result<Vec<Recalled>> {
+        let started = std::time::Instant::now();
         let _span = tracing::debug_span!("nexus.recall", k = query.k).entered();
         if query.k == 0 {
             return Err(Error::ZeroK);
@@ -981,16 +1275,35 @@ impl Inner {
         let vector = match &query.text {
             Some(text) if query.vector.is_empty() => {
                 let mut v = self.embed(&[text.as_str()])?;
-                self.prepare_vector(&v.swap_remove(0))?
+                Some(self.prepare_vector(&v.swap_remove(0))?)
             }
-            _ => self.prepare_vector(&query.vector)?,
+            _ if query.vector.is_empty() && query.keywords.is_some() => None,
+            _ => Some(self.prepare_vector(&query.vector)?),
         };
+        if let Scoring::Blend {
+            recency_half_life,
+            weights,
+        } = query.scoring
+        {
+            let w = [weights.relevance, weights.recency, weights.importance];
+            if recency_half_life.is_zero() || w.iter().any(|x| !x.is_finite()) {
+                return Err(Error::invalid(
+                    "scoring",
+                    "the half-life must be positive and the weights finite",
+                ));
+            }
+        }
+        let now = self.options.clock.now_ms();
+        // A blended ranking moves with the clock: never cached.
+        let cacheable = matches!(query.scoring, Scoring::Relevance);
         let epoch = self.epoch.load(Ordering::SeqCst);
-        let key = self.cache.as_ref().map(|_| cache_key(query, epoch));
+        let key = (cacheable && self.cache.is_some()).then(|| cache_key(query, epoch));
         if let (Some(cache), Some(key)) = (&self.cache, key)
             && let Some(hit) = cache.get(&key)
             && hit.0 == *query
+            && now < hit.2
         {
+            metrics::counter!("nexus_recall_cache_hits_total").increment(1);
             return Ok(hit.1.clone());
         }
         let snap = self.snapshot();
@@ -1001,50 +1314,133 @@ impl Inner {
                 .iter()
                 .map(|v| v.state.read().postings.live.len())
                 .sum::<u64>();
-        let k = query
-            .k
-            .min(usize::try_from(live).unwrap_or(usize::MAX))
-            .max(1);
+        let live = usize::try_from(live).unwrap_or(usize::MAX);
+        let k = query.k.min(live).max(1);
+        let rescored = !cacheable || (vector.is_some() && query.keywords.is_some());
+        let fetch = if rescored {
+            query.candidate_count().min(live).max(k)
+        } else {
+            k
+        };
+        let exclude = self.expired_ids(now);
         let plan = Plan {
-            query: &vector,
-            k,
+            query: vector.as_deref().unwrap_or(&[]),
+            k: fetch,
             namespaces: &query.namespaces,
             filter: &query.filter,
             metric: self.metric,
+            exclude: exclude.as_ref(),
         };
-        // (score, id, part): part = views.len() for the tail.
-        let mut hits: Vec<(f32, u64, usize)> = Vec::new();
-        for (i, v) in snap.views.iter().enumerate() {
-            hits.extend(search_view(v, &plan)?.into_iter().map(|(id, s)| (s, id, i)));
-        }
         let tail = snap.tail.read();
         let tail_part = snap.views.len();
-        hits.extend(
-            search_tail(&tail, &plan)
-                .into_iter()
-                .map(|(id, s)| (s, id, tail_part)),
-        );
-        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        hits.truncate(k);
+        // (score, id, part): part = views.len() for the tail.
+        let vector_hits = match vector {
+            Some(_) => {
+                let mut hits: Vec<(f32, u64, usize)> = Vec::new();
+                for (i, v) in snap.views.iter().enumerate() {
+                    hits.extend(search_view(v, &plan)?.into_iter().map(|(id, s)| (s, id, i)));
+                }
+                hits.extend(
+                    search_tail(&tail, &plan)
+                        .into_iter()
+                        .map(|(id, s)| (s, id, tail_part)),
+                );
+                Some(best_first(hits, fetch))
+            }
+            None => None,
+        };
+        let keyword_hits = match &query.keywords {
+            Some(text) => Some(self.keyword_hits(&snap, &tail, text, &plan)?),
+            None => None,
+        };
+        let mut hits = match (vector_hits, keyword_hits) {
+            (Some(v), Some(kw)) => fuse(&v, &kw, query.fusion),
+            (Some(h), None) | (None, Some(h)) => h,
+            (None, None) => Vec::new(),
+        };
+        if let Scoring::Blend {
+            recency_half_life,
+            weights,
+        } = query.scoring
+        {
+            let half_life = recency_half_life.as_secs_f64() * 1000.0;
+            for h in &mut hits {
+                let (event_time, importance) = if h.2 == tail_part {
+                    let m = &tail.metas[tail.row_of[&h.1]];
+                    (m.event_time, m.importance)
+                } else {
+                    let v = &snap.views[h.2];
+                    let row = v.seg.find(h.1).expect("hit from the segment");
+                    (v.event_time[row], v.importance[row])
+                };
+                h.0 = blend(h.0, now, event_time, importance, half_life, &weights);
+            }
+        }
+        let hits = best_first(hits, k);
         let mut out = Vec::with_capacity(hits.len());
+        let mut valid_until = NEVER;
         for (score, id, part) in hits {
             let memory = if part == tail_part {
-                let row = tail.ids.binary_search(&id).expect("hit from the tail");
-                tail_memory(&tail, row)
+                tail_memory(&tail, tail.row_of[&id])
             } else {
                 let v = &snap.views[part];
                 let row = v.seg.find(id).expect("hit from the segment");
                 view_memory(v, row)?
             };
+            valid_until = valid_until.min(memory.expires_at_ms().unwrap_or(NEVER));
             out.push(Recalled { id, score, memory });
         }
         drop(tail);
         if let (Some(cache), Some(key)) = (&self.cache, key)
             && self.epoch.load(Ordering::SeqCst) == epoch
         {
-            let _ = cache.insert(key, Arc::new((query.clone(), out.clone())));
+            metrics::counter!("nexus_recall_cache_misses_total").increment(1);
+            let _ = cache.insert(key, Arc::new((query.clone(), out.clone(), valid_until)));
         }
+        metrics::histogram!("nexus_recall_seconds").record(started.elapsed().as_secs_f64());
         Ok(out)
+    }
+
+    /// The best `plan.k` of every part by BM25 of `text`, best first.
+    fn keyword_hits(
+        &self,
+        snap: &Snapshot,
+        tail: &Tail,
+        text: &str,
+        plan: &Plan<'_>,
+    ) -> Result<Vec<(f32, u64, usize)>> {
+        let mut indexes: Vec<Arc<TermIndex>> = Vec::with_capacity(snap.views.len());
+        for v in &snap.views {
+            let (index, built) = v.term_index()?;
+            if let Some(bytes) = built.filter(|_| !self.read_only) {
+                match self.store.attach(v.id(), TERMS_ROLE, &bytes) {
+                    // Compacted away meanwhile: the merged segment has its own.
+                    Err(nexus_storage::Error::UnknownSegment { .. }) => {}
+                    r => r?,
+                }
+            }
+            indexes.push(index);
+        }
+        let mut parts: Vec<&TermIndex> = indexes.iter().map(|i| &**i).collect();
+        parts.push(&tail.terms);
+        let Some(bm) = Bm25::new(text, &parts) else {
+            return Ok(Vec::new());
+        };
+        let mut hits = Vec::new();
+        for (i, (v, index)) in snap.views.iter().zip(&indexes).enumerate() {
+            hits.extend(
+                keyword_view(v, index, &bm, plan)
+                    .into_iter()
+                    .map(|(id, s)| (s, id, i)),
+            );
+        }
+        let tail_part = snap.views.len();
+        hits.extend(
+            keyword_tail(tail, &bm, plan)
+                .into_iter()
+                .map(|(id, s)| (s, id, tail_part)),
+        );
+        Ok(best_first(hits, plan.k))
     }
 
     /// Writes the tail (and pending deletes) to a new segment with its rows attachment.
@@ -1056,6 +1452,7 @@ impl Inner {
             return Ok(());
         }
         let seg_id = self.store.flush()?;
+        metrics::counter!("nexus_flushes_total").increment(1);
         w.pending_deletes = 0;
         w.last_flush = std::time::Instant::now();
         let mut views = snap.views.clone();
@@ -1067,15 +1464,27 @@ impl Inner {
                 .find(|s| s.id() == seg_id)
                 .expect("the flushed segment is live");
             let t = snap.tail.read();
-            let rows = RowsFile::build(&seg, |row| {
+            let tail_row = |row: usize| {
                 let id = seg.ids()[row];
-                let r = t.ids.binary_search(&id).map_err(|_| {
+                t.row_of.get(&id).copied().ok_or_else(|| {
                     Error::corrupt(&self.dir, format!("flushed id {id} is not in the tail"))
-                })?;
-                Ok(t.metas[r].clone())
-            })?;
+                })
+            };
+            let rows = RowsFile::build(&seg, |row| Ok(t.metas[tail_row(row)?].clone()))?;
             self.store.attach(seg_id, ROWS_ROLE, &rows.encode())?;
-            views.push(Arc::new(SegView::new(seg, rows, &t.postings.live)));
+            let mut texts = Vec::with_capacity(seg.len());
+            for row in 0..seg.len() {
+                texts.push(if seg.is_live(row) {
+                    Some(t.metas[tail_row(row)?].text.as_str())
+                } else {
+                    None
+                });
+            }
+            let terms = TermIndex::build(seg.len(), |row| texts[row]);
+            self.store.attach(seg_id, TERMS_ROLE, &terms.encode())?;
+            let view = SegView::new(seg, rows, &t.postings.live);
+            *view.terms.write() = Terms::Loaded(Arc::new(terms));
+            views.push(Arc::new(view));
         }
         self.publish(Snapshot {
             views,
@@ -1151,6 +1560,7 @@ impl Inner {
     /// build with no lock (recalls use the old segments, forgets apply to both), then the swap.
     fn compact(&self, count: usize) -> Result<()> {
         let _one = self.compaction.lock();
+        metrics::counter!("nexus_compactions_total").increment(1);
         let _span = tracing::info_span!("nexus.compact", count).entered();
         let (merged, old): (Option<Arc<SegView>>, Vec<u64>) = {
             let w = self.writer.lock();
@@ -1183,11 +1593,19 @@ impl Inner {
                         .find(|s| s.id() == id)
                         .expect("the merged segment is live");
                     let what = self.dir.join(format!("segment {id}"));
+                    let mut texts: Vec<Option<String>> = vec![None; seg.len()];
                     let rows = RowsFile::build(&seg, |row| {
-                        StoredMeta::decode(seg.meta(row)?).map_err(|e| Error::corrupt(&what, e))
+                        let m = StoredMeta::decode(seg.meta(row)?)
+                            .map_err(|e| Error::corrupt(&what, e))?;
+                        texts[row] = Some(m.text.clone());
+                        Ok(m)
                     })?;
                     self.store.attach(id, ROWS_ROLE, &rows.encode())?;
-                    let view = Arc::new(SegView::new(seg, rows, &live));
+                    let terms = TermIndex::build(seg.len(), |row| texts[row].as_deref());
+                    self.store.attach(id, TERMS_ROLE, &terms.encode())?;
+                    let view = SegView::new(seg, rows, &live);
+                    *view.terms.write() = Terms::Loaded(Arc::new(terms));
+                    let view = Arc::new(view);
                     *self.compacting.lock() = Some(Arc::clone(&view));
                     Some(view)
                 }
@@ -1264,6 +1682,7 @@ impl Inner {
     }
 
     fn background_step(&self) -> Result<()> {
+        self.expire_due()?;
         let (len, age) = {
             let snap = self.snapshot();
             let t = snap.tail.read();
@@ -1299,6 +1718,81 @@ fn allocated_bytes(path: &Path) -> u64 {
 #[cfg(not(unix))]
 fn allocated_bytes(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// Whether two memories are the same content (dedup): namespace, text and vector bits.
+fn same_content(a: &StoredMeta, av: &[f32], b: &StoredMeta, bv: &[f32]) -> bool {
+    a.namespace == b.namespace
+        && a.text == b.text
+        && av.len() == bv.len()
+        && av.iter().zip(bv).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// `hits` sorted best first (ties to the lower id), the first `k`.
+fn best_first(mut hits: Vec<(f32, u64, usize)>, k: usize) -> Vec<(f32, u64, usize)> {
+    hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    hits.truncate(k);
+    hits
+}
+
+/// Reciprocal-rank fusion's damping constant (Cormack et al.).
+const RRF_K: f32 = 60.0;
+
+/// Fuses two rankings (each best first) as [`Fusion`] says; best first.
+fn fuse(
+    vector: &[(f32, u64, usize)],
+    keyword: &[(f32, u64, usize)],
+    fusion: Fusion,
+) -> Vec<(f32, u64, usize)> {
+    let mut fused: HashMap<u64, (f32, usize)> = HashMap::new();
+    let mut add = |side: &[(f32, u64, usize)], weight: f32, rank_based: bool| {
+        let (lo, hi) = side
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| {
+                (lo.min(h.0), hi.max(h.0))
+            });
+        for (rank, &(score, id, part)) in side.iter().enumerate() {
+            let s = if rank_based {
+                1.0 / (RRF_K + rank as f32 + 1.0)
+            } else if hi > lo {
+                weight * (score - lo) / (hi - lo)
+            } else {
+                weight
+            };
+            fused.entry(id).or_insert((0.0, part)).0 += s;
+        }
+    };
+    match fusion {
+        Fusion::Weighted { vector_weight } => {
+            let w = vector_weight.clamp(0.0, 1.0);
+            add(vector, w, false);
+            add(keyword, 1.0 - w, false);
+        }
+        _ => {
+            add(vector, 1.0, true);
+            add(keyword, 1.0, true);
+        }
+    }
+    let all: Vec<(f32, u64, usize)> = fused
+        .into_iter()
+        .map(|(id, (s, part))| (s, id, part))
+        .collect();
+    let n = all.len();
+    best_first(all, n)
+}
+
+/// [`Scoring::Blend`]'s formula (`half_life_ms` > 0).
+fn blend(
+    relevance: f32,
+    now: i64,
+    event_time: i64,
+    importance: f32,
+    half_life_ms: f64,
+    w: &crate::query::BlendWeights,
+) -> f32 {
+    let age = now.saturating_sub(event_time).max(0) as f64;
+    let recency = (-age / half_life_ms).exp2() as f32;
+    w.relevance * relevance + w.recency * recency + w.importance * importance
 }
 
 /// What a cached recall weighs: its memories' texts, vectors and metadata, roughly.

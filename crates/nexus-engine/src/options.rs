@@ -171,6 +171,7 @@ pub struct Options {
     pub(crate) index: IndexOptions,
     pub(crate) durability: Durability,
     pub(crate) cache_bytes: u64,
+    pub(crate) dedup: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) embedder: Option<Arc<dyn Embedder>>,
     pub(crate) flush_rows: usize,
@@ -197,6 +198,7 @@ impl Options {
             index: IndexOptions::default(),
             durability: Durability::Grouped,
             cache_bytes: 32 << 20,
+            dedup: true,
             clock: Arc::new(SystemClock),
             embedder: None,
             flush_rows: 16_384,
@@ -236,6 +238,15 @@ impl Options {
     /// off). A result is weighed by its texts, vectors and metadata.
     pub fn cache_bytes(mut self, bytes: u64) -> Self {
         self.cache_bytes = bytes;
+        self
+    }
+
+    /// Content dedup (default on): remembering a memory without a key whose namespace, text
+    /// and vector equal a live memory's returns that memory's id and writes nothing, so an
+    /// agent re-reading a conversation does not double it. Memories with a
+    /// [`key`](crate::Memory::key) are upserts instead.
+    pub fn dedup(mut self, on: bool) -> Self {
+        self.dedup = on;
         self
     }
 

@@ -12,14 +12,16 @@ use parking_lot::RwLock;
 use roaring::RoaringTreemap;
 
 use crate::error::{Error, Result};
-use crate::memory::StoredMeta;
+use crate::keyword::TermIndex;
+use crate::memory::{NEVER, StoredMeta};
 use crate::options::{IndexOptions, Metric};
 
 /// Attachment role of a segment's per-row columns and postings.
 pub(crate) const ROWS_ROLE: &str = "nexus-rows";
 /// Attachment role of a segment's HNSW graph.
 pub(crate) const HNSW_ROLE: &str = "hnsw";
-const ROWS_VERSION: u32 = 1;
+/// 2: importance, expiry, content hash and key columns (a version-1 file is rebuilt).
+const ROWS_VERSION: u32 = 2;
 
 /// Live ids, and the live ids of each namespace and tag.
 #[derive(Debug, Default)]
@@ -76,6 +78,13 @@ pub(crate) struct RowsFile {
     pub(crate) version: u32,
     pub(crate) event_time: Vec<i64>,
     pub(crate) created_at: Vec<i64>,
+    pub(crate) importance: Vec<f32>,
+    /// Ms since the epoch; `NEVER` for none.
+    pub(crate) expires_at: Vec<i64>,
+    /// [`StoredMeta::content_hash`] of each row (dedup without decoding records).
+    pub(crate) content_hash: Vec<u64>,
+    /// Row, namespace and caller key of the rows that have a key.
+    pub(crate) keys: Vec<(u32, String, String)>,
     /// Namespace name and the rows (live when written) that carry it.
     pub(crate) namespaces: Vec<(String, Vec<u32>)>,
     /// Tag name and its rows.
@@ -93,6 +102,9 @@ impl RowsFile {
             version: ROWS_VERSION,
             event_time: vec![0; n],
             created_at: vec![0; n],
+            importance: vec![0.0; n],
+            expires_at: vec![NEVER; n],
+            content_hash: vec![0; n],
             ..RowsFile::default()
         };
         let mut ns: HashMap<String, Vec<u32>> = HashMap::new();
@@ -104,6 +116,12 @@ impl RowsFile {
             let m = meta(row)?;
             f.event_time[row] = m.event_time;
             f.created_at[row] = m.created_at;
+            f.importance[row] = m.importance;
+            f.expires_at[row] = m.expires_at;
+            f.content_hash[row] = m.content_hash(seg.vector(row));
+            if let Some(key) = m.key {
+                f.keys.push((row as u32, m.namespace.clone(), key));
+            }
             ns.entry(m.namespace).or_default().push(row as u32);
             for t in m.tags {
                 tags.entry(t).or_default().push(row as u32);
@@ -120,12 +138,21 @@ impl RowsFile {
             .to_vec()
     }
 
-    /// Decodes and checks it against its segment (`what` names it in errors).
-    pub(crate) fn decode(bytes: &[u8], seg: &Segment, what: &std::path::Path) -> Result<Self> {
+    /// Decodes and checks it against its segment (`what` names it in errors); `None` for a
+    /// file of an older version, to be rebuilt from the records.
+    pub(crate) fn decode(
+        bytes: &[u8],
+        seg: &Segment,
+        what: &std::path::Path,
+    ) -> Result<Option<Self>> {
         let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(bytes.len());
         aligned.extend_from_slice(bytes);
-        let f = rkyv::from_bytes::<RowsFile, rkyv::rancor::Error>(&aligned)
-            .map_err(|e| Error::corrupt(what, format!("rows attachment: {e}")))?;
+        let f = match rkyv::from_bytes::<RowsFile, rkyv::rancor::Error>(&aligned) {
+            Ok(f) => f,
+            // A file of an older layout is rebuilt; anything else is damage.
+            Err(_) if old_version(&aligned).is_some() => return Ok(None),
+            Err(e) => return Err(Error::corrupt(what, format!("rows attachment: {e}"))),
+        };
         if f.version > ROWS_VERSION {
             return Err(Error::NewerFormat {
                 path: what.into(),
@@ -141,6 +168,10 @@ impl RowsFile {
         };
         if f.event_time.len() != n
             || f.created_at.len() != n
+            || f.importance.len() != n
+            || f.expires_at.len() != n
+            || f.content_hash.len() != n
+            || f.keys.iter().any(|k| k.0 as usize >= n)
             || !rows_ok(&f.namespaces)
             || !rows_ok(&f.tags)
         {
@@ -149,8 +180,27 @@ impl RowsFile {
                 "rows attachment does not match its segment",
             ));
         }
-        Ok(f)
+        Ok(Some(f))
     }
+}
+
+/// The version of a rows file written before version 2 (whose layout is [`RowsFileV1`]), or
+/// `None` if `bytes` is not one.
+fn old_version(bytes: &[u8]) -> Option<u32> {
+    rkyv::access::<ArchivedRowsFileV1, rkyv::rancor::Error>(bytes)
+        .ok()
+        .map(|f| f.version.to_native())
+        .filter(|&v| v < ROWS_VERSION)
+}
+
+/// The layout of version 1, kept to recognise (and rebuild) such files.
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, Default)]
+struct RowsFileV1 {
+    version: u32,
+    event_time: Vec<i64>,
+    created_at: Vec<i64>,
+    namespaces: Vec<(String, Vec<u32>)>,
+    tags: Vec<(String, Vec<u32>)>,
 }
 
 /// A segment's vectors as an index's [`VectorSource`] (read from the mapping, never copied).
@@ -210,7 +260,22 @@ pub(crate) struct SegView {
     pub(crate) seg: Arc<Segment>,
     pub(crate) event_time: Vec<i64>,
     pub(crate) created_at: Vec<i64>,
+    pub(crate) importance: Vec<f32>,
+    pub(crate) expires_at: Vec<i64>,
+    pub(crate) content_hash: Vec<u64>,
+    /// Row, namespace and key of the keyed rows.
+    pub(crate) keys: Vec<(u32, String, String)>,
     pub(crate) state: RwLock<ViewState>,
+    /// The keyword index: its stored attachment until the first keyword query loads it.
+    pub(crate) terms: RwLock<Terms>,
+}
+
+/// A segment's keyword index, loaded on first use.
+#[derive(Debug)]
+pub(crate) enum Terms {
+    /// Not loaded: the stored attachment, or `None` (none stored: built from the records).
+    Stored(Option<Arc<nexus_storage::Attachment>>),
+    Loaded(Arc<TermIndex>),
 }
 
 impl SegView {
@@ -244,11 +309,47 @@ impl SegView {
             seg,
             event_time: rows.event_time,
             created_at: rows.created_at,
+            importance: rows.importance,
+            expires_at: rows.expires_at,
+            content_hash: rows.content_hash,
+            keys: rows.keys,
             state: RwLock::new(ViewState {
                 postings,
                 ..ViewState::default()
             }),
+            terms: RwLock::new(Terms::Stored(None)),
         }
+    }
+
+    /// The keyword index; the second value holds its encoding when it had to be built from
+    /// the records (for the caller to store).
+    pub(crate) fn term_index(&self) -> Result<(Arc<TermIndex>, Option<Vec<u8>>)> {
+        if let Terms::Loaded(t) = &*self.terms.read() {
+            return Ok((Arc::clone(t), None));
+        }
+        let mut terms = self.terms.write();
+        let (index, built) = match &*terms {
+            Terms::Loaded(t) => return Ok((Arc::clone(t), None)),
+            Terms::Stored(Some(a)) => {
+                let what = format!("segment {} keyword attachment", self.id());
+                (TermIndex::decode(a.as_bytes(), self.seg.len(), what.as_ref())?, false)
+            }
+            Terms::Stored(None) => {
+                let mut texts = Vec::with_capacity(self.seg.len());
+                for row in 0..self.seg.len() {
+                    texts.push(if self.seg.is_live(row) {
+                        Some(self.meta(row)?.text)
+                    } else {
+                        None
+                    });
+                }
+                (TermIndex::build(texts.len(), |r| texts[r].as_deref()), true)
+            }
+        };
+        let index = Arc::new(index);
+        let bytes = built.then(|| index.encode());
+        *terms = Terms::Loaded(Arc::clone(&index));
+        Ok((index, bytes))
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -274,16 +375,14 @@ impl SegView {
         self.seg.find(id)
     }
 
-    /// Forgets `id` (a live row of this view): postings and graph.
-    pub(crate) fn forget(&self, id: u64, row: usize) -> Result<()> {
-        let meta = self.meta(row)?;
+    /// Forgets `id` (a live row of this view, whose metadata is `meta`): postings and graph.
+    pub(crate) fn forget(&self, id: u64, meta: &StoredMeta) {
         let mut st = self.state.write();
-        st.postings.remove(id, &meta);
+        st.postings.remove(id, meta);
         if let Some(index) = &st.index {
             // The graph may already have dropped it (an id absent from the build).
             let _ = index.remove(id);
         }
-        Ok(())
     }
 
     /// Builds an HNSW graph over the live rows (no lock held while it runs).
@@ -354,9 +453,23 @@ impl SegView {
     pub(crate) fn heap_bytes(&self) -> usize {
         let st = self.state.read();
         let index = st.index.as_ref().map_or(0, |i| i.memory().heap_bytes);
-        (self.event_time.capacity() + self.created_at.capacity()) * 8
+        (self.event_time.capacity()
+            + self.created_at.capacity()
+            + self.expires_at.capacity()
+            + self.content_hash.capacity())
+            * 8
+            + self.importance.capacity() * 4
+            + self
+                .keys
+                .iter()
+                .map(|k| 32 + k.1.capacity() + k.2.capacity())
+                .sum::<usize>()
             + st.postings.heap_bytes()
             + index
+            + match &*self.terms.read() {
+                Terms::Loaded(t) => t.heap_bytes(),
+                Terms::Stored(_) => 0,
+            }
     }
 }
 
@@ -372,21 +485,30 @@ pub(crate) fn hnsw_params(metric: Metric, opts: &IndexOptions) -> HnswParams {
     }
 }
 
-/// Memories not yet flushed: appended under the engine's write lock, scanned exactly.
+/// Memories not yet flushed: appended under the engine's write lock, scanned exactly. Rows
+/// are in arrival order; a replaced memory (same id, by key upsert or update) leaves a dead
+/// row behind, and `row_of` points at the id's current row.
 #[derive(Debug, Default)]
 pub(crate) struct Tail {
     pub(crate) ids: Vec<u64>,
+    pub(crate) row_of: HashMap<u64, usize>,
     pub(crate) vectors: Vec<f32>,
     pub(crate) metas: Vec<StoredMeta>,
+    pub(crate) content_hash: Vec<u64>,
     pub(crate) postings: Postings,
+    pub(crate) terms: TermIndex,
     /// When the first memory arrived (monotonic time), for the age-based flush.
     pub(crate) since: Option<std::time::Instant>,
 }
 
 impl Tail {
-    pub(crate) fn push(&mut self, id: u64, vector: &[f32], meta: StoredMeta) {
+    /// Appends `id` with its content hash (the caller has forgotten its earlier row, if any).
+    pub(crate) fn push(&mut self, id: u64, vector: &[f32], meta: StoredMeta, hash: u64) {
         self.postings.add(id, &meta);
+        self.terms.push(self.ids.len(), &meta.text);
+        self.row_of.insert(id, self.ids.len());
         self.ids.push(id);
+        self.content_hash.push(hash);
         self.vectors.extend_from_slice(vector);
         self.metas.push(meta);
         self.since.get_or_insert_with(std::time::Instant::now);
@@ -397,7 +519,25 @@ impl Tail {
         if !self.postings.live.contains(id) {
             return None;
         }
-        self.ids.binary_search(&id).ok()
+        self.row_of.get(&id).copied()
+    }
+
+    /// Whether `row` holds its id's current, live version.
+    pub(crate) fn is_current(&self, row: usize) -> bool {
+        let id = self.ids[row];
+        self.row_of.get(&id) == Some(&row) && self.postings.live.contains(id)
+    }
+
+    /// The rows of the ids of `set` (which must be live ids of this tail), in id order.
+    pub(crate) fn rows_of(&self, set: &RoaringTreemap) -> Vec<u32> {
+        set.iter()
+            .filter_map(|id| self.row_of.get(&id).map(|&r| r as u32))
+            .collect()
+    }
+
+    pub(crate) fn vector(&self, row: usize) -> &[f32] {
+        let dim = self.vectors.len() / self.ids.len().max(1);
+        &self.vectors[row * dim..(row + 1) * dim]
     }
 
     pub(crate) fn forget(&mut self, id: u64, row: usize) {
@@ -411,6 +551,8 @@ impl Tail {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.ids.capacity() * 8
+            + self.row_of.capacity() * 24
+            + self.content_hash.capacity() * 8
             + self.vectors.capacity() * 4
             + self
                 .metas
@@ -423,5 +565,6 @@ impl Tail {
                 })
                 .sum::<usize>()
             + self.postings.heap_bytes()
+            + self.terms.heap_bytes()
     }
 }

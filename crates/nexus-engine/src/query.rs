@@ -84,6 +84,70 @@ impl Filter {
     }
 }
 
+/// How recalled memories are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Scoring {
+    /// By relevance alone: vector similarity under the store's metric, the BM25 score of a
+    /// keyword query, or the fused score of a hybrid one.
+    #[default]
+    Relevance,
+    /// Relevance mixed with recency and importance:
+    ///
+    /// `score = w.relevance · relevance + w.recency · 2^(−age / recency_half_life) + w.importance · importance`
+    ///
+    /// where `age = max(0, now − event_time)` by the store's clock, and `importance` is the
+    /// memory's (0..=1). The recall fetches [`Query::candidates`] memories by relevance, rescores
+    /// them and keeps the best `k`, so a memory far from the query cannot be lifted in by
+    /// recency alone. Blended results are never served from the query cache (they change as
+    /// time passes).
+    Blend {
+        /// The age at which the recency term halves.
+        recency_half_life: std::time::Duration,
+        /// The weights of the three terms.
+        weights: BlendWeights,
+    },
+}
+
+/// The weights of [`Scoring::Blend`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlendWeights {
+    /// Weight of relevance (vector similarity, BM25 or fused score).
+    pub relevance: f32,
+    /// Weight of recency (1 for a memory that happened now, ½ one half-life ago).
+    pub recency: f32,
+    /// Weight of importance.
+    pub importance: f32,
+}
+
+impl Default for BlendWeights {
+    /// Relevance 1.0, recency 0.2, importance 0.1.
+    fn default() -> Self {
+        Self {
+            relevance: 1.0,
+            recency: 0.2,
+            importance: 0.1,
+        }
+    }
+}
+
+/// How a hybrid (vector + keyword) recall fuses its two rankings.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Fusion {
+    /// Reciprocal-rank fusion: `score = Σ 1 / (60 + rank)` over the rankings a memory is in
+    /// (rank from 1). Needs no score calibration.
+    #[default]
+    ReciprocalRank,
+    /// A weighted sum of scores min-max normalised to 0..=1 within each side's candidates:
+    /// `score = vector_weight · v̂ + (1 − vector_weight) · k̂` (a side a memory is absent from
+    /// counts 0).
+    Weighted {
+        /// Weight of the vector side, 0..=1.
+        vector_weight: f32,
+    },
+}
+
 /// A recall request. Built by chaining:
 ///
 /// ```
@@ -96,9 +160,15 @@ pub struct Query {
     pub(crate) vector: Vec<f32>,
     /// Embedded by the store's embedder when `vector` is empty.
     pub(crate) text: Option<String>,
+    /// Matched against memory texts (BM25).
+    pub(crate) keywords: Option<String>,
     pub(crate) k: usize,
     pub(crate) namespaces: Vec<String>,
     pub(crate) filter: Filter,
+    pub(crate) scoring: Scoring,
+    pub(crate) fusion: Fusion,
+    /// Candidates fetched per side before fusion or blending; 0: automatic.
+    pub(crate) candidates: usize,
 }
 
 impl Query {
@@ -107,9 +177,70 @@ impl Query {
         Self {
             vector,
             text: None,
+            keywords: None,
             k: 10,
             namespaces: Vec::new(),
             filter: Filter::default(),
+            scoring: Scoring::Relevance,
+            fusion: Fusion::ReciprocalRank,
+            candidates: 0,
+        }
+    }
+
+    /// Keyword recall: the `k = 10` memories whose texts match `text` best by BM25 (k1 = 1.2,
+    /// b = 0.75; words lower-cased and stemmed, common English words ignored). No vector is
+    /// involved; add one with [`vector`](Self::vector) for hybrid recall.
+    ///
+    /// ```
+    /// use nexus_engine::Query;
+    /// let q = Query::text("green tea").k(3);
+    /// # let _ = q;
+    /// ```
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            keywords: Some(text.into()),
+            ..Self::new(Vec::new())
+        }
+    }
+
+    /// Sets the query vector: with [`Query::text`] this makes a hybrid recall.
+    pub fn vector(mut self, vector: Vec<f32>) -> Self {
+        self.vector = vector;
+        self
+    }
+
+    /// Adds keyword matching on `text` to a vector query: hybrid recall, fused by
+    /// [`fusion`](Self::fusion) (reciprocal-rank fusion by default).
+    pub fn keywords(mut self, text: impl Into<String>) -> Self {
+        self.keywords = Some(text.into());
+        self
+    }
+
+    /// How a hybrid recall fuses its vector and keyword rankings.
+    pub fn fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = fusion;
+        self
+    }
+
+    /// How results are ranked (default: relevance).
+    pub fn scoring(mut self, scoring: Scoring) -> Self {
+        self.scoring = scoring;
+        self
+    }
+
+    /// How many candidates each side fetches before fusion or blended rescoring (default:
+    /// `max(4·k, 64)`; never fewer than `k`).
+    pub fn candidates(mut self, n: usize) -> Self {
+        self.candidates = n;
+        self
+    }
+
+    /// The candidate count this query fetches per side.
+    pub(crate) fn candidate_count(&self) -> usize {
+        if self.candidates == 0 {
+            (4 * self.k).max(64)
+        } else {
+            self.candidates.max(self.k)
         }
     }
 

@@ -8,6 +8,7 @@ use roaring::RoaringTreemap;
 use crate::error::Result;
 use crate::memory::StoredMeta;
 use crate::options::Metric;
+use crate::keyword::{Bm25, TermIndex};
 use crate::part::{Postings, SegView, Tail};
 use crate::query::{Filter, in_range};
 
@@ -26,6 +27,14 @@ pub(crate) struct Plan<'a> {
     pub(crate) namespaces: &'a [String],
     pub(crate) filter: &'a Filter,
     pub(crate) metric: Metric,
+    /// Ids never to return (expired, not yet dropped).
+    pub(crate) exclude: Option<&'a RoaringTreemap>,
+}
+
+impl Plan<'_> {
+    fn excluded(&self, id: u64) -> bool {
+        self.exclude.is_some_and(|e| e.contains(id))
+    }
 }
 
 /// The ids of `postings` that pass the namespace and tag conditions; `None` when there are
@@ -213,6 +222,10 @@ pub(crate) fn search_view(view: &SegView, plan: &Plan<'_>) -> Result<Vec<(u64, f
         ),
         s => s,
     };
+    let set = match (set, plan.exclude) {
+        (Some(s), Some(e)) => Some(s - e),
+        (s, _) => s,
+    };
     let live = &st.postings.live;
     if let Some(s) = &set
         && (st.index.is_none() || s.len().saturating_mul(s.len()) < EXACT_COST_RATIO * live.len())
@@ -228,8 +241,11 @@ pub(crate) fn search_view(view: &SegView, plan: &Plan<'_>) -> Result<Vec<(u64, f
         Some(index) => {
             let hits = match &set {
                 Some(s) => index.search(plan.query, plan.k, Some(&SetFilter(s)))?,
-                None if row_conditions => {
-                    let pred = |id: u64| seg.find(id).is_some_and(row_ok);
+                None if row_conditions || plan.exclude.is_some() => {
+                    let pred = |id: u64| {
+                        !plan.excluded(id)
+                            && (!row_conditions || seg.find(id).is_some_and(row_ok))
+                    };
                     index.search(plan.query, plan.k, Some(&pred))?
                 }
                 None => index.search(plan.query, plan.k, None)?,
@@ -237,7 +253,7 @@ pub(crate) fn search_view(view: &SegView, plan: &Plan<'_>) -> Result<Vec<(u64, f
             Ok(hits)
         }
         None => Ok(scan_all(plan, seg.vectors(), seg.ids(), |row, id| {
-            live.contains(id) && (!row_conditions || row_ok(row))
+            live.contains(id) && !plan.excluded(id) && (!row_conditions || row_ok(row))
         })),
     }
 }
@@ -254,18 +270,63 @@ pub(crate) fn search_tail(tail: &Tail, plan: &Plan<'_>) -> Vec<(u64, f32)> {
     };
     match set {
         Some(s) => {
-            let mut rows = rows_of(&tail.ids, &s);
-            rows.retain(|&r| row_ok(r as usize));
+            let mut rows = tail.rows_of(&s);
+            rows.retain(|&r| !plan.excluded(tail.ids[r as usize]) && row_ok(r as usize));
             score_rows(plan, &tail.vectors, &tail.ids, &rows)
         }
         None => {
-            let live = &tail.postings.live;
             let conditions = plan.filter.has_row_conditions();
             scan_all(plan, &tail.vectors, &tail.ids, |row, id| {
-                live.contains(id) && (!conditions || row_ok(row))
+                tail.is_current(row) && !plan.excluded(id) && (!conditions || row_ok(row))
             })
         }
     }
+}
+
+/// The best `k` of a segment view by BM25 (`index` is the view's keyword index).
+pub(crate) fn keyword_view(
+    view: &SegView,
+    index: &TermIndex,
+    bm: &Bm25,
+    plan: &Plan<'_>,
+) -> Vec<(u64, f32)> {
+    let st = view.state.read();
+    let set = allowed_set(&st.postings, plan.namespaces, plan.filter);
+    let conditions = plan.filter.has_row_conditions();
+    let ids = view.seg.ids();
+    let allowed = |row: usize| {
+        let id = ids[row];
+        st.postings.live.contains(id)
+            && set.as_ref().is_none_or(|s| s.contains(id))
+            && !plan.excluded(id)
+            && (!conditions
+                || row_passes(plan.filter, view.event_time[row], view.created_at[row], || {
+                    view.meta(row).ok()
+                }))
+    };
+    let mut top = TopK::new(plan.k);
+    for (row, score) in bm.score(index, allowed) {
+        top.push(score, ids[row as usize]);
+    }
+    top.into_sorted()
+}
+
+/// The best `k` of the tail by BM25.
+pub(crate) fn keyword_tail(tail: &Tail, bm: &Bm25, plan: &Plan<'_>) -> Vec<(u64, f32)> {
+    let set = allowed_set(&tail.postings, plan.namespaces, plan.filter);
+    let allowed = |row: usize| {
+        let id = tail.ids[row];
+        let m = &tail.metas[row];
+        tail.is_current(row)
+            && set.as_ref().is_none_or(|s| s.contains(id))
+            && !plan.excluded(id)
+            && row_passes(plan.filter, m.event_time, m.created_at, || Some(m.clone()))
+    };
+    let mut top = TopK::new(plan.k);
+    for (row, score) in bm.score(&tail.terms, allowed) {
+        top.push(score, tail.ids[row as usize]);
+    }
+    top.into_sorted()
 }
 
 /// A bounded min-heap of the best `k` (score, id); ties go to the lower id.

@@ -191,7 +191,10 @@ fn forgotten_memories_never_come_back_and_ids_are_never_reused() {
     nexus.compact().unwrap();
     drop(nexus);
     let nexus = Nexus::open(&path, Options::new().background(false)).unwrap();
-    let again = nexus.remember(m(7)).unwrap();
+    // New content (the same content would be deduplicated to its live id).
+    let again = nexus
+        .remember(Memory::new("m7 again", m(7).vector().to_vec()))
+        .unwrap();
     assert!(
         again > top,
         "id {again} reused after {top} was forgotten and compacted"
