@@ -209,7 +209,11 @@ impl Bm25 {
     }
 
     /// BM25 of every row of `part` holding a query term that `allowed(row)` lets through.
-    pub(crate) fn score(&self, part: &TermIndex, allowed: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
+    pub(crate) fn score(
+        &self,
+        part: &TermIndex,
+        allowed: impl Fn(usize) -> bool,
+    ) -> Vec<(u32, f32)> {
         let mut scores: HashMap<u32, f32> = HashMap::new();
         for (t, idf) in &self.terms {
             let Some(p) = part.postings.get(t) else {
@@ -235,9 +239,10 @@ mod tests {
 
     #[test]
     fn terms_are_lowercased_stemmed_words_without_stop_words() {
-        assert_eq!(terms("The Cats were RUNNING, to the cat's house!"), [
-            "cat", "run", "cat", "hous"
-        ]);
+        assert_eq!(
+            terms("The Cats were RUNNING, to the cat's house!"),
+            ["cat", "run", "cat", "hous"]
+        );
         assert!(terms("the of and").is_empty());
     }
 

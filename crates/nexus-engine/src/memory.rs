@@ -377,7 +377,10 @@ mod tests {
         };
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(&v1).unwrap().to_vec();
         let m = StoredMeta::decode(&bytes).unwrap();
-        assert_eq!((m.text.as_str(), m.event_time, m.importance), ("tea", 5, 0.25));
+        assert_eq!(
+            (m.text.as_str(), m.event_time, m.importance),
+            ("tea", 5, 0.25)
+        );
         assert_eq!((m.expires_at, m.key), (NEVER, None));
         let v2 = StoredMeta {
             expires_at: 9,

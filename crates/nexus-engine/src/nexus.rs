@@ -19,9 +19,9 @@ use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::keyword::{Bm25, TERMS_ROLE, TermIndex};
 use crate::memory::{Memory, NEVER, Recalled, StoredMeta};
-use crate::patch::Patch;
 use crate::options::{Durability, Metric, Options};
 use crate::part::{HNSW_ROLE, ROWS_ROLE, RowsFile, SegView, StoredGraph, Tail, Terms};
+use crate::patch::Patch;
 use crate::query::{Filter, Fusion, Query, Scoring};
 use crate::search::{
     Plan, allowed_set, keyword_tail, keyword_view, row_passes, search_tail, search_view,
@@ -824,9 +824,17 @@ fn held(snap: &Snapshot, at: &At) -> Result<(StoredMeta, Vec<f32>, u64)> {
     Ok(match at {
         At::Tail(row) => {
             let t = snap.tail.read();
-            (t.metas[*row].clone(), t.vector(*row).to_vec(), t.content_hash[*row])
+            (
+                t.metas[*row].clone(),
+                t.vector(*row).to_vec(),
+                t.content_hash[*row],
+            )
         }
-        At::View(v, row) => (v.meta(*row)?, v.seg.vector(*row).to_vec(), v.content_hash[*row]),
+        At::View(v, row) => (
+            v.meta(*row)?,
+            v.seg.vector(*row).to_vec(),
+            v.content_hash[*row],
+        ),
     })
 }
 

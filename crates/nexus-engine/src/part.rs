@@ -332,7 +332,10 @@ impl SegView {
             Terms::Loaded(t) => return Ok((Arc::clone(t), None)),
             Terms::Stored(Some(a)) => {
                 let what = format!("segment {} keyword attachment", self.id());
-                (TermIndex::decode(a.as_bytes(), self.seg.len(), what.as_ref())?, false)
+                (
+                    TermIndex::decode(a.as_bytes(), self.seg.len(), what.as_ref())?,
+                    false,
+                )
             }
             Terms::Stored(None) => {
                 let mut texts = Vec::with_capacity(self.seg.len());

@@ -6,9 +6,9 @@ use nexus_index::{Filter as IndexFilter, Index};
 use roaring::RoaringTreemap;
 
 use crate::error::Result;
+use crate::keyword::{Bm25, TermIndex};
 use crate::memory::StoredMeta;
 use crate::options::Metric;
-use crate::keyword::{Bm25, TermIndex};
 use crate::part::{Postings, SegView, Tail};
 use crate::query::{Filter, in_range};
 
@@ -243,8 +243,7 @@ pub(crate) fn search_view(view: &SegView, plan: &Plan<'_>) -> Result<Vec<(u64, f
                 Some(s) => index.search(plan.query, plan.k, Some(&SetFilter(s)))?,
                 None if row_conditions || plan.exclude.is_some() => {
                     let pred = |id: u64| {
-                        !plan.excluded(id)
-                            && (!row_conditions || seg.find(id).is_some_and(row_ok))
+                        !plan.excluded(id) && (!row_conditions || seg.find(id).is_some_and(row_ok))
                     };
                     index.search(plan.query, plan.k, Some(&pred))?
                 }
@@ -300,9 +299,12 @@ pub(crate) fn keyword_view(
             && set.as_ref().is_none_or(|s| s.contains(id))
             && !plan.excluded(id)
             && (!conditions
-                || row_passes(plan.filter, view.event_time[row], view.created_at[row], || {
-                    view.meta(row).ok()
-                }))
+                || row_passes(
+                    plan.filter,
+                    view.event_time[row],
+                    view.created_at[row],
+                    || view.meta(row).ok(),
+                ))
     };
     let mut top = TopK::new(plan.k);
     for (row, score) in bm.score(index, allowed) {
