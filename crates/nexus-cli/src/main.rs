@@ -55,7 +55,7 @@ enum Command {
         store: PathBuf,
         file: Option<PathBuf>,
     },
-    /// Recall the memories nearest to a vector.
+    /// Recall the memories nearest to a vector, matching keywords (BM25), or both (hybrid).
     Recall {
         store: PathBuf,
         /// Row ROW (from 0) of an .fvecs file, as FILE:ROW.
@@ -63,12 +63,16 @@ enum Command {
             long,
             value_name = "FILE:ROW",
             conflicts_with = "vector",
-            required_unless_present = "vector"
+            required_unless_present_any = ["vector", "keywords"]
         )]
         vector_from: Option<String>,
         /// The vector as a JSON array.
         #[arg(long)]
         vector: Option<String>,
+        /// Words to match in memory texts: alone, keyword recall; with a vector, hybrid
+        /// recall (reciprocal-rank fusion).
+        #[arg(long)]
+        keywords: Option<String>,
         /// How many memories.
         #[arg(short, long, default_value_t = 10)]
         k: usize,
@@ -145,6 +149,7 @@ fn run(command: Command) -> Result<(), Failure> {
             store,
             vector_from,
             vector,
+            keywords,
             k,
             namespace,
             tag,
@@ -155,10 +160,16 @@ fn run(command: Command) -> Result<(), Failure> {
                 (None, Some(text)) => serde_json::from_str::<Vec<f32>>(&text).map_err(|e| {
                     Failure(format!("--vector is not a JSON array of numbers: {e}"))
                 })?,
-                (None, None) => return Err(Failure("give --vector-from or --vector".into())),
+                (None, None) if keywords.is_some() => Vec::new(),
+                (None, None) => {
+                    return Err(Failure("give --vector-from, --vector or --keywords".into()));
+                }
             };
             let nexus = Nexus::open_read_only(&store)?;
             let mut q = Query::new(v).k(k).namespaces(namespace);
+            if let Some(words) = keywords {
+                q = q.keywords(words);
+            }
             if !tag.is_empty() {
                 q = q.filter(Filter::new().tags_any(tag));
             }

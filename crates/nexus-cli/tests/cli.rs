@@ -106,6 +106,19 @@ fn import_recall_stats_export_verify_compact() {
         "only the header for an unknown namespace"
     );
 
+    // Keyword recall (BM25): the one text with the word "42" comes first.
+    let out = nexus(&["recall", store, "--keywords", "number 42", "-k", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .expect("a first row")
+            .contains("text number 42"),
+        "{table}"
+    );
+
     let out = nexus(&["stats", store, "--json"]);
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stats["memories"], 300);

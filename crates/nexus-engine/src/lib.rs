@@ -39,6 +39,40 @@
 //! # }
 //! ```
 //!
+//! # For agents
+//!
+//! ```
+//! use std::time::Duration;
+//! use nexus_engine::{BlendWeights, ManualClock, Memory, Nexus, Options, Patch, Query, Scoring};
+//!
+//! # fn main() -> Result<(), nexus_engine::Error> {
+//! let clock = ManualClock::new(1_700_000_000_000);
+//! let nexus = Nexus::in_memory(Options::new().dimension(3).clock(clock.clone()))?;
+//! // A key makes remember an upsert: the city is replaced, keeping its id.
+//! let city = nexus.remember(Memory::new("lives in Paris", vec![1.0, 0.0, 0.0]).key("city"))?;
+//! assert_eq!(nexus.remember(Memory::new("lives in Oslo", vec![0.9, 0.1, 0.0]).key("city"))?, city);
+//! // The same content twice is one memory (dedup is on by default).
+//! let a = nexus.remember(Memory::new("likes tea", vec![0.0, 1.0, 0.0]))?;
+//! assert_eq!(nexus.remember(Memory::new("likes tea", vec![0.0, 1.0, 0.0]))?, a);
+//! // A TTL: gone from recall, get and export once the clock passes it.
+//! let otp = nexus.remember(Memory::new("one-time code 4471", vec![0.0, 0.0, 1.0]).ttl(Duration::from_secs(60)))?;
+//! // Keyword recall (BM25), and hybrid recall fusing it with the vector side.
+//! assert_eq!(nexus.recall(&Query::text("code 4471"))?[0].id, otp);
+//! let hybrid = Query::new(vec![0.0, 0.2, 1.0]).keywords("tea").k(2);
+//! assert_eq!(nexus.recall(&hybrid)?.len(), 2);
+//! clock.advance(60_000);
+//! assert!(nexus.get(otp)?.is_none());
+//! // Metadata changes without re-embedding; recency and importance in the ranking.
+//! nexus.update(a, &Patch::new().importance(0.9).add_tag("preference"))?;
+//! let blended = Query::new(vec![0.0, 1.0, 0.0]).scoring(Scoring::Blend {
+//!     recency_half_life: Duration::from_secs(7 * 86_400),
+//!     weights: BlendWeights::default(),
+//! });
+//! assert_eq!(nexus.recall(&blended)?[0].id, a);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # How it works
 //! A remember appends to the storage layer's checksummed WAL (one fsync shared by concurrent
 //! callers under [`Durability::Grouped`]) and to an in-memory tail that recalls scan exactly.

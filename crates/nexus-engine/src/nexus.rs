@@ -1306,13 +1306,17 @@ impl Inner {
         let cacheable = matches!(query.scoring, Scoring::Relevance);
         let epoch = self.epoch.load(Ordering::SeqCst);
         let key = (cacheable && self.cache.is_some()).then(|| cache_key(query, epoch));
-        if let (Some(cache), Some(key)) = (&self.cache, key)
-            && let Some(hit) = cache.get(&key)
-            && hit.0 == *query
-            && now < hit.2
-        {
-            metrics::counter!("nexus_recall_cache_hits_total").increment(1);
-            return Ok(hit.1.clone());
+        if let (Some(cache), Some(key)) = (&self.cache, key) {
+            // Stale entries cannot match: the epoch is in the key, and an entry is kept only
+            // until its first memory expires.
+            if let Some(hit) = cache.get(&key)
+                && hit.0 == *query
+                && now < hit.2
+            {
+                metrics::counter!("nexus_recall_cache_hits_total").increment(1);
+                return Ok(hit.1.clone());
+            }
+            metrics::counter!("nexus_recall_cache_misses_total").increment(1);
         }
         let snap = self.snapshot();
         // No part holds more than the live memories: a huge k allocates no more than they need.
@@ -1402,7 +1406,6 @@ impl Inner {
         if let (Some(cache), Some(key)) = (&self.cache, key)
             && self.epoch.load(Ordering::SeqCst) == epoch
         {
-            metrics::counter!("nexus_recall_cache_misses_total").increment(1);
             let _ = cache.insert(key, Arc::new((query.clone(), out.clone(), valid_until)));
         }
         metrics::histogram!("nexus_recall_seconds").record(started.elapsed().as_secs_f64());
@@ -1824,7 +1827,9 @@ fn cache_key(query: &Query, epoch: u64) -> u64 {
     for x in &query.vector {
         x.to_bits().hash(&mut h);
     }
+    query.text.hash(&mut h);
+    query.keywords.hash(&mut h);
     query.namespaces.hash(&mut h);
-    format!("{:?}", query.filter).hash(&mut h);
+    format!("{:?} {:?} {}", query.filter, query.fusion, query.candidates).hash(&mut h);
     h.finish()
 }

@@ -8,6 +8,9 @@
 //!   smallest `ef` whose recall reaches ours (or its best).
 //! - `filtered/qps_1t`, `filtered/recall10`: memories spread over 100 namespaces, recall within
 //!   one (ground truth: exact search within that namespace).
+//! - `keyword/qps_1t`, `keyword/recall10`: `Query::text` with each query's text (BM25);
+//!   `hybrid/qps_1t`, `hybrid/recall10`: its vector and text, reciprocal-rank fusion. Recall is
+//!   agreement with the exact vector top-10 (the only ground truth); needs the dataset's texts.
 //! - `mixed/qps_2t`, `mixed/latency_p99_2t` (ms): 2 threads, 90 % recall (half in one random
 //!   namespace of 5,000, half across all) and 10 % remember, `Durability::Grouped`.
 //! - `ingest/grouped` (memories/s: 4 threads of single `remember`, durable; `bound`: 4 per
@@ -266,6 +269,9 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
         flat.push(l);
     }
     latency_rows(&mut rows, "filtered", "nexus", recall, &flat);
+    if let Some(texts) = &ds.query_texts {
+        text_rows(&nexus, ds, texts, nq, reps, &mut rows)?;
+    }
     drop(nexus);
 
     usearch_rows(ds, nq, reps, our_recall, &mut rows)?;
@@ -278,6 +284,51 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     };
     open_rows(ds, open_count, &mut rows)?;
     Ok(rows)
+}
+
+/// Keyword (BM25 on the query's text) and hybrid (its vector and its text, reciprocal-rank
+/// fusion) recall. Their `recall10` is agreement with the exact vector top-10, the only ground
+/// truth the dataset has: how much of the embedding's answer the texts' words alone find, and
+/// how much of it fusion keeps.
+fn text_rows(
+    nexus: &Nexus,
+    ds: &Dataset,
+    texts: &[String],
+    nq: usize,
+    reps: usize,
+    rows: &mut Vec<Row>,
+) -> BenchResult<()> {
+    let truth = |q: usize| -> Vec<u64> {
+        ds.ground_truth.row(q)[..10]
+            .iter()
+            .map(|&i| i as u64 + 1)
+            .collect()
+    };
+    // The first keyword query loads each segment's stored keyword index.
+    nexus.recall(&Query::text(texts[0].clone()))?;
+    for (prefix, hybrid) in [("keyword", false), ("hybrid", true)] {
+        let mut lat = Vec::new();
+        let mut recall = 0.0;
+        for _ in 0..reps {
+            let (r, l) = run_queries(nq, truth, |q| {
+                let query = if hybrid {
+                    Query::new(ds.queries.row(q).to_vec()).keywords(texts[q].clone())
+                } else {
+                    Query::text(texts[q].clone())
+                };
+                nexus
+                    .recall(&query.k(10))
+                    .expect("recall")
+                    .iter()
+                    .map(|r| r.id)
+                    .collect()
+            });
+            recall = r;
+            lat.push(l);
+        }
+        latency_rows(rows, prefix, "nexus", recall, &lat);
+    }
+    Ok(())
 }
 
 /// The usearch index alone (f32, then i8), at the smallest `ef` reaching `target` recall.
@@ -473,7 +524,12 @@ fn open_rows(ds: &Dataset, count: usize, rows: &mut Vec<Row>) -> BenchResult<()>
     };
     let dir = bench_dir().join(format!("engine-open-{count}"));
     let marker = dir.join("built-by");
-    let tag = format!("nexus-engine {} {}", env!("CARGO_PKG_VERSION"), ds.id());
+    // The store's layout version too (rows attachment v2), so a format change rebuilds it.
+    let tag = format!(
+        "nexus-engine {} rows-v2 {}",
+        env!("CARGO_PKG_VERSION"),
+        ds.id()
+    );
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(tag.as_str()) {
         build_open_store(ds, &dir, count)?;
         std::fs::write(&marker, &tag)?;
