@@ -63,6 +63,11 @@ struct TermsFile {
 }
 
 impl TermIndex {
+    /// Rows indexed so far.
+    pub(crate) fn rows(&self) -> usize {
+        self.doc_len.len()
+    }
+
     /// Adds row `row` (rows arrive in increasing order) with `text`.
     pub(crate) fn push(&mut self, row: usize, text: &str) {
         if self.doc_len.len() <= row {

@@ -90,6 +90,9 @@ struct Inner {
     epoch: AtomicU64,
     /// (expires_at, id) of every live memory that expires.
     expiry: Mutex<BTreeSet<(i64, u64)>>,
+    /// The earliest `expires_at` in `expiry` (`NEVER` when empty): a recall before it skips
+    /// the lock.
+    next_expiry: std::sync::atomic::AtomicI64,
     cache: Option<Cache<u64, CachedRecall>>,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -303,6 +306,7 @@ impl Nexus {
             compaction: Mutex::new(()),
             indexing: Mutex::new(()),
             epoch: AtomicU64::new(0),
+            next_expiry: std::sync::atomic::AtomicI64::new(expiry.first().map_or(NEVER, |e| e.0)),
             expiry: Mutex::new(expiry),
             cache,
             stop: Mutex::new(false),
@@ -1147,6 +1151,7 @@ impl Inner {
                     ident.add(*id, &meta.namespace, meta.key.as_deref(), *hash);
                 }
             }
+            self.set_next_expiry(&expiry);
         }
         let mut t = snap.tail.write();
         for (id, v, meta, hash) in writes {
@@ -1177,19 +1182,32 @@ impl Inner {
             ident.remove(id, &meta.namespace, meta.key.as_deref(), hash);
         }
         if meta.expires_at != NEVER {
-            self.expiry.lock().remove(&(meta.expires_at, id));
+            let mut expiry = self.expiry.lock();
+            expiry.remove(&(meta.expires_at, id));
+            self.set_next_expiry(&expiry);
         }
         self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn set_next_expiry(&self, expiry: &BTreeSet<(i64, u64)>) {
+        self.next_expiry
+            .store(expiry.first().map_or(NEVER, |e| e.0), Ordering::SeqCst);
     }
 
     /// Live memories that have expired but are still held (the worker drops them).
     fn expired_count(&self) -> u64 {
         let now = self.options.clock.now_ms();
+        if now < self.next_expiry.load(Ordering::SeqCst) {
+            return 0;
+        }
         self.expiry.lock().range(..=(now, u64::MAX)).count() as u64
     }
 
     /// The ids expired at `now`, if any.
     fn expired_ids(&self, now: i64) -> Option<RoaringTreemap> {
+        if now < self.next_expiry.load(Ordering::SeqCst) {
+            return None;
+        }
         let e = self.expiry.lock();
         let set: RoaringTreemap = e.range(..=(now, u64::MAX)).map(|&(_, id)| id).collect();
         (!set.is_empty()).then_some(set)
@@ -1432,8 +1450,9 @@ impl Inner {
             }
             indexes.push(index);
         }
+        let tail_index = tail.term_index();
         let mut parts: Vec<&TermIndex> = indexes.iter().map(|i| &**i).collect();
-        parts.push(&tail.terms);
+        parts.push(&tail_index);
         let Some(bm) = Bm25::new(text, &parts) else {
             return Ok(Vec::new());
         };
@@ -1447,7 +1466,7 @@ impl Inner {
         }
         let tail_part = snap.views.len();
         hits.extend(
-            keyword_tail(tail, &bm, plan)
+            keyword_tail(tail, &tail_index, &bm, plan)
                 .into_iter()
                 .map(|(id, s)| (s, id, tail_part)),
         );

@@ -499,7 +499,9 @@ pub(crate) struct Tail {
     pub(crate) metas: Vec<StoredMeta>,
     pub(crate) content_hash: Vec<u64>,
     pub(crate) postings: Postings,
-    pub(crate) terms: TermIndex,
+    /// The keyword index of rows `0..doc count`, caught up by the first keyword query that
+    /// needs it (a remember does not pay for tokenizing).
+    pub(crate) terms: parking_lot::Mutex<TermIndex>,
     /// When the first memory arrived (monotonic time), for the age-based flush.
     pub(crate) since: Option<std::time::Instant>,
 }
@@ -508,7 +510,6 @@ impl Tail {
     /// Appends `id` with its content hash (the caller has forgotten its earlier row, if any).
     pub(crate) fn push(&mut self, id: u64, vector: &[f32], meta: StoredMeta, hash: u64) {
         self.postings.add(id, &meta);
-        self.terms.push(self.ids.len(), &meta.text);
         self.row_of.insert(id, self.ids.len());
         self.ids.push(id);
         self.content_hash.push(hash);
@@ -568,6 +569,15 @@ impl Tail {
                 })
                 .sum::<usize>()
             + self.postings.heap_bytes()
-            + self.terms.heap_bytes()
+            + self.terms.lock().heap_bytes()
+    }
+
+    /// The keyword index, caught up with every row.
+    pub(crate) fn term_index(&self) -> parking_lot::MutexGuard<'_, TermIndex> {
+        let mut terms = self.terms.lock();
+        for row in terms.rows()..self.metas.len() {
+            terms.push(row, &self.metas[row].text);
+        }
+        terms
     }
 }

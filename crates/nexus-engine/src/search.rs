@@ -314,7 +314,12 @@ pub(crate) fn keyword_view(
 }
 
 /// The best `k` of the tail by BM25.
-pub(crate) fn keyword_tail(tail: &Tail, bm: &Bm25, plan: &Plan<'_>) -> Vec<(u64, f32)> {
+pub(crate) fn keyword_tail(
+    tail: &Tail,
+    index: &TermIndex,
+    bm: &Bm25,
+    plan: &Plan<'_>,
+) -> Vec<(u64, f32)> {
     let set = allowed_set(&tail.postings, plan.namespaces, plan.filter);
     let allowed = |row: usize| {
         let id = tail.ids[row];
@@ -325,7 +330,7 @@ pub(crate) fn keyword_tail(tail: &Tail, bm: &Bm25, plan: &Plan<'_>) -> Vec<(u64,
             && row_passes(plan.filter, m.event_time, m.created_at, || Some(m.clone()))
     };
     let mut top = TopK::new(plan.k);
-    for (row, score) in bm.score(&tail.terms, allowed) {
+    for (row, score) in bm.score(index, allowed) {
         top.push(score, tail.ids[row as usize]);
     }
     top.into_sorted()
