@@ -22,6 +22,7 @@ mod crash;
 mod icount;
 mod layers;
 mod pgo;
+mod tables;
 mod unused;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
@@ -47,7 +48,8 @@ const USAGE: &str = "usage: cargo xtask <command>
         kill a nexus-storage writer (or with --engine a nexus-engine one) with SIGKILL N times;
         check every acknowledged record (memory and forget)
   layers
-        check that every crate depends only on the layers below it
+        check that every crate depends only on the layers below it, names every dependency it
+        declares, and that the README and ARCHITECTURE crate tables match the manifests
   bundle-data --from DIR [--out DIR]
         cut data/bundled/ out of a larger dataset, with exact ground truth";
 
