@@ -103,7 +103,8 @@ pub(crate) fn workspace_edges(meta: &serde_json::Value) -> Result<Vec<Edge>> {
         let from = p["name"].as_str().unwrap_or_default();
         for d in p["dependencies"].as_array().into_iter().flatten() {
             let to = d["name"].as_str().unwrap_or_default();
-            if members.contains(&to) {
+            // A crate's dev-dependency on itself (to turn on a test feature) is no edge.
+            if members.contains(&to) && to != from {
                 edges.push(Edge {
                     from: from.into(),
                     to: to.into(),
@@ -196,7 +197,8 @@ mod tests {
     fn reads_cargo_metadata_shape() {
         let meta = serde_json::json!({"packages": [
             {"name": "nexus-simd", "dependencies": [
-                {"name": "nexus-engine", "kind": "dev"}, {"name": "thiserror", "kind": null}]},
+                {"name": "nexus-engine", "kind": "dev"}, {"name": "thiserror", "kind": null},
+                {"name": "nexus-simd", "kind": "dev"}]},
             {"name": "nexus-engine", "dependencies": []}
         ]});
         let edges = workspace_edges(&meta).unwrap();

@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "testing")]
 pub(crate) mod fault;
 pub(crate) mod mem;
 pub(crate) mod real;
