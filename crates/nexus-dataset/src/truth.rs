@@ -11,6 +11,7 @@ use crate::vecs::Vectors;
 /// How similarity is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Metric {
     /// Larger inner product is better.
     InnerProduct,

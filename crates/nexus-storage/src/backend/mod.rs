@@ -14,6 +14,7 @@ pub(crate) mod real;
 
 /// How a lock is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LockMode {
     /// One writer; fails if anyone else holds the lock.
     Exclusive,
