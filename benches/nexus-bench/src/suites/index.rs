@@ -507,7 +507,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     } else {
         &[16, 24, 32, 40, 48, 64, 80, 96, 128, 192]
     };
-    let anchors = !quick && !ctx.has_flag("--no-anchors");
+    let anchors = !quick && !ctx.flags.no_anchors;
     let mut rows = Vec::new();
     // The timed subset, with its ground truth recomputed when the base is cut.
     let base = ds.base.truncated(n);
