@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = nexus_storage::parse::manifest(data);
+    let _ = nexus_storage::testing::parse::manifest(data);
 });

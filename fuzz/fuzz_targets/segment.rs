@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = nexus_storage::parse::segment(data, 2);
+    let _ = nexus_storage::testing::parse::segment(data, 2);
 });

@@ -3,5 +3,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = nexus_storage::parse::wal(data, 4, 2);
+    let _ = nexus_storage::testing::parse::wal(data, 4, 2);
 });

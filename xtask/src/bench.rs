@@ -13,6 +13,18 @@ use crate::{Result, cargo, icount, project_root, run_checked};
 
 const SCHEMA: u64 = 1;
 
+/// The bench binary's suite flags (`SuiteFlags` in `benches/nexus-bench/src/context.rs`), passed
+/// through to every suite: the flag and whether it takes a value. Any other flag is an error
+/// here, before anything is built.
+const SUITE_FLAGS: &[(&str, bool)] = &[
+    ("--traces", true),
+    ("--max-accesses", true),
+    ("--impls", true),
+    ("--no-throughput", false),
+    ("--open-memories", true),
+    ("--no-anchors", false),
+];
+
 #[derive(Default)]
 struct Options {
     suites: Vec<String>,
@@ -76,7 +88,23 @@ fn parse(args: &[String]) -> Result<Options> {
             "--profile" => o.flamegraph = true,
             "--icount" => o.icount = true,
             "--save" => o.save = true,
-            _ => o.passthrough.push(arg.clone()),
+            other => {
+                let name = other.split_once('=').map_or(other, |(name, _)| name);
+                let Some(&(_, takes_value)) = SUITE_FLAGS.iter().find(|(f, _)| *f == name) else {
+                    return Err(format!(
+                        "bench: unknown argument {other:?} (suite flags: {}; see cargo xtask --help)",
+                        SUITE_FLAGS
+                            .iter()
+                            .map(|(f, _)| *f)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                };
+                o.passthrough.push(other.to_owned());
+                if takes_value && name == other {
+                    o.passthrough.push(value(name)?);
+                }
+            }
         }
     }
     if o.save && !o.icount {
@@ -433,5 +461,82 @@ fn print_table(results: &[Value]) {
             unit,
             others.join("  ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn suite_flags_pass_through_with_their_values() {
+        let o = parse(&args(
+            "--suite cache --quick --traces /t --max-accesses=10 --no-throughput --impls a,b",
+        ))
+        .unwrap();
+        assert_eq!(o.suites, ["cache"]);
+        assert!(o.quick);
+        assert_eq!(
+            o.passthrough,
+            args("--traces /t --max-accesses=10 --no-throughput --impls a,b")
+        );
+        // The flags of .ci/run.
+        let o = parse(&args(
+            "--quick --cargo-profile test --json target/bench/ci.json",
+        ))
+        .unwrap();
+        assert_eq!(o.cargo_profile, "test");
+        assert!(o.passthrough.is_empty());
+        let o = parse(&args("--icount --cargo-profile test")).unwrap();
+        assert!(o.icount);
+    }
+
+    #[test]
+    fn an_unknown_flag_or_a_missing_value_is_an_error() {
+        for bad in ["--quik", "--bogus 1", "--no-anchor", "extra", "--traces"] {
+            assert!(parse(&args(bad)).is_err(), "{bad} accepted");
+        }
+        let e = parse(&args("--suite index --bogus")).err().unwrap();
+        assert!(e.contains("unknown argument \"--bogus\""), "{e}");
+    }
+
+    #[test]
+    fn the_flags_pgo_passes_are_suite_flags() {
+        for (_, flags) in crate::pgo::SUITES {
+            for f in flags.iter().filter(|f| f.starts_with("--")) {
+                assert!(SUITE_FLAGS.iter().any(|(s, _)| s == f), "{f}");
+            }
+        }
+    }
+
+    /// `SUITE_FLAGS` against the bench binary's `SuiteFlags` (clap derives `--no-anchors` from
+    /// the field `no_anchors`; a `bool` field takes no value).
+    #[test]
+    fn suite_flags_match_the_bench_binary() {
+        let src =
+            std::fs::read_to_string(project_root().join("benches/nexus-bench/src/context.rs"))
+                .unwrap();
+        let start = src.find("pub(crate) struct SuiteFlags {").unwrap();
+        let body = &src[start..start + src[start..].find("\n}").unwrap()];
+        let fields: Vec<(String, bool)> = body
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub(crate) "))
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, ty)| {
+                (
+                    format!("--{}", name.trim().replace('_', "-")),
+                    ty.trim() != "bool,",
+                )
+            })
+            .collect();
+        let ours: Vec<(String, bool)> = SUITE_FLAGS
+            .iter()
+            .map(|&(f, v)| (f.to_owned(), v))
+            .collect();
+        assert_eq!(fields, ours);
     }
 }

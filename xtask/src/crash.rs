@@ -7,6 +7,7 @@
 use crate::{Result, cargo, run_checked};
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
+    check(args)?;
     let engine = args.iter().any(|a| a == "--engine");
     let crate_name = if engine {
         "nexus-engine"
@@ -26,4 +27,34 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     ]);
     cmd.args(args.iter().filter(|a| *a != "--engine"));
     run_checked(&mut cmd)
+}
+
+/// Rejects an unknown flag or a missing value before anything is built.
+fn check(args: &[String]) -> Result<()> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--engine" => {}
+            "--cycles" | "--dir" | "--seed" => {
+                it.next().ok_or(format!("crash: {a} needs a value"))?;
+            }
+            other => {
+                return Err(format!(
+                    "crash: unknown argument {other:?} (usage: cargo xtask crash [--engine] [--cycles N] [--dir DIR] [--seed S])"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_flags_and_missing_values_are_errors() {
+        let args = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert!(super::check(&args("--engine --cycles 5 --dir /d --seed 3")).is_ok());
+        assert!(super::check(&args("--cycle 5")).is_err());
+        assert!(super::check(&args("--cycles")).is_err());
+    }
 }

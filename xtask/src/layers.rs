@@ -2,7 +2,8 @@
 //!
 //! The rule is a table (below), checked against `cargo metadata`, dev-dependencies included
 //! (datafusion could not publish twice because of an upward dev-dependency). The same run
-//! fails on a dependency a crate declares and never names (`unused.rs`).
+//! fails on a dependency a crate declares and never names (`unused.rs`) and on a crate table
+//! of README or ARCHITECTURE that disagrees with the manifests (`tables.rs`).
 
 use crate::{Result, cargo};
 
@@ -44,7 +45,8 @@ pub(crate) struct Edge {
     pub(crate) kind: String,
 }
 
-pub(crate) fn run() -> Result<()> {
+/// `cargo metadata --no-deps` of the workspace, parsed.
+pub(crate) fn metadata() -> Result<serde_json::Value> {
     let out = cargo()
         .args([
             "metadata",
@@ -61,22 +63,29 @@ pub(crate) fn run() -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))?;
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata output: {e}"))
+}
+
+pub(crate) fn run() -> Result<()> {
+    let meta = metadata()?;
     let edges = workspace_edges(&meta)?;
     let mut violations = check(&edges);
     let declared = crate::unused::declared(&meta);
     violations.extend(crate::unused::check(&declared));
+    let root_manifest = std::fs::read_to_string(crate::project_root().join("Cargo.toml"))
+        .map_err(|e| format!("Cargo.toml: {e}"))?;
+    violations.extend(crate::unused::check_workspace(&root_manifest, &declared));
+    violations.extend(crate::tables::check(&meta, &crate::project_root())?);
     if violations.is_empty() {
         println!(
-            "layers: ok ({} edges between workspace crates checked; {} declared dependencies all named in code)",
+            "layers: ok ({} edges between workspace crates checked; {} declared dependencies all named in code; README and ARCHITECTURE crate tables match)",
             edges.len(),
             declared.len()
         );
         Ok(())
     } else {
         Err(format!(
-            "layers: {} forbidden edge(s) or unused dependencies:\n  {}",
+            "layers: {} forbidden edge(s), unused dependencies or crate-table errors:\n  {}",
             violations.len(),
             violations.join("\n  ")
         ))
@@ -94,7 +103,8 @@ pub(crate) fn workspace_edges(meta: &serde_json::Value) -> Result<Vec<Edge>> {
         let from = p["name"].as_str().unwrap_or_default();
         for d in p["dependencies"].as_array().into_iter().flatten() {
             let to = d["name"].as_str().unwrap_or_default();
-            if members.contains(&to) {
+            // A crate's dev-dependency on itself (to turn on a test feature) is no edge.
+            if members.contains(&to) && to != from {
                 edges.push(Edge {
                     from: from.into(),
                     to: to.into(),
@@ -187,7 +197,8 @@ mod tests {
     fn reads_cargo_metadata_shape() {
         let meta = serde_json::json!({"packages": [
             {"name": "nexus-simd", "dependencies": [
-                {"name": "nexus-engine", "kind": "dev"}, {"name": "thiserror", "kind": null}]},
+                {"name": "nexus-engine", "kind": "dev"}, {"name": "thiserror", "kind": null},
+                {"name": "nexus-simd", "kind": "dev"}]},
             {"name": "nexus-engine", "dependencies": []}
         ]});
         let edges = workspace_edges(&meta).unwrap();

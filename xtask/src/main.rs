@@ -22,6 +22,7 @@ mod crash;
 mod icount;
 mod layers;
 mod pgo;
+mod tables;
 mod unused;
 
 pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
@@ -29,7 +30,8 @@ pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 const USAGE: &str = "usage: cargo xtask <command>
   bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--save-baseline NAME]
         [--baseline NAME|PATH] [--threshold F] [--confirm N] [--profile] [--cargo-profile NAME (default bench)]
-        [suite flags…]
+        [--traces DIR] [--max-accesses N] [--impls A,B] [--no-throughput] (cache suite)
+        [--open-memories N] (engine suite) [--no-anchors] (index suite)
         run benchmark suites (all when no --suite), print a table, write one JSON document
         (default target/bench/<git-rev>.json); --save-baseline keeps it as
         target/bench/baselines/NAME.json; --baseline compares every row of ours with one and
@@ -47,19 +49,26 @@ const USAGE: &str = "usage: cargo xtask <command>
         kill a nexus-storage writer (or with --engine a nexus-engine one) with SIGKILL N times;
         check every acknowledged record (memory and forget)
   layers
-        check that every crate depends only on the layers below it
+        check that every crate depends only on the layers below it, names every dependency it
+        declares, and that the README and ARCHITECTURE crate tables match the manifests
   bundle-data --from DIR [--out DIR]
         cut data/bundled/ out of a larger dataset, with exact ground truth";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo xtask bench --help` prints the usage; it does not run the suites.
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
         Some("pgo") => pgo::run(&args[1..]),
-        Some("layers") => layers::run(),
+        Some("layers") if args.len() == 1 => layers::run(),
+        Some("layers") => Err(format!("layers takes no arguments\n{USAGE}")),
         Some("crash") => crash::run(&args[1..]),
         Some("bundle-data") => bundle_data(&args[1..]),
-        Some("-h" | "--help" | "help") => {
+        Some("help") => {
             println!("{USAGE}");
             Ok(())
         }

@@ -2,6 +2,7 @@
 //! file of that crate mentions (a token search, as cargo-machete does). Normal and build
 //! dependencies are looked for in the code (not the comments) of `src/` and `build.rs`;
 //! dev-dependencies also in doc comments (doctests) and in `tests/`, `examples/` and `benches/`.
+//! An entry of the root manifest's `[workspace.dependencies]` that no crate declares is unused too.
 
 use std::path::{Path, PathBuf};
 
@@ -106,6 +107,33 @@ pub(crate) fn check(declared: &[Declared]) -> Vec<String> {
     problems
 }
 
+/// The entries of `[workspace.dependencies]` in the root manifest `text` that no workspace
+/// crate declares, described in a sentence each.
+pub(crate) fn check_workspace(text: &str, declared: &[Declared]) -> Vec<String> {
+    let mut in_table = false;
+    let mut problems = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == "[workspace.dependencies]";
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if !in_table || key.is_empty() || key.starts_with('#') {
+            continue;
+        }
+        let token = key.replace('-', "_");
+        if !declared.iter().any(|d| d.token == token) {
+            problems.push(format!(
+                "the workspace declares {key} in [workspace.dependencies] but no crate uses it: remove it"
+            ));
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +144,26 @@ mod tests {
         assert!(names("#[derive(thiserror::Error)]", "thiserror"));
         assert!(!names("use serde_json::Value;", "serde"));
         assert!(!names("let my_rand = 1;", "rand"));
+    }
+
+    #[test]
+    fn a_workspace_dependency_no_crate_declares_is_reported() {
+        let root = "[workspace]\nmembers = [\"a\"]\n\n[workspace.dependencies]\n\
+            # comment = 1\nserde_json = \"1\"\ncrossbeam-channel = \"0.5\"\n\
+            crossbeam-utils = { version = \"0.8\" }\n\n[profile.release]\nlto = true\n";
+        let d = |token: &str| Declared {
+            krate: "a".into(),
+            token: token.into(),
+            kind: "normal".into(),
+            dir: PathBuf::new(),
+        };
+        let problems = check_workspace(root, &[d("serde_json"), d("crossbeam_utils")]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("declares crossbeam-channel"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]

@@ -4,26 +4,52 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use clap::Args;
+
 use nexus_dataset::Dataset;
 
 use crate::BenchResult;
+
+/// The suites' own flags. Every suite accepts all of them and reads its own, so that one
+/// command line (`cargo xtask bench --no-anchors`) can run every suite.
+#[derive(Debug, Default, Args)]
+pub(crate) struct SuiteFlags {
+    /// cache: the directory of the cache traces (default `../shared/traces`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) traces: Option<PathBuf>,
+    /// cache: read at most this many accesses of each trace.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_accesses: Option<usize>,
+    /// cache: run only these implementations in the hit-ratio part (for tuning).
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
+    pub(crate) impls: Vec<String>,
+    /// cache: skip the throughput part.
+    #[arg(long)]
+    pub(crate) no_throughput: bool,
+    /// engine: memories in the store the open rows reopen.
+    #[arg(long, value_name = "N")]
+    pub(crate) open_memories: Option<usize>,
+    /// index: skip the usearch and hnsw_rs anchors.
+    #[arg(long)]
+    pub(crate) no_anchors: bool,
+}
 
 pub(crate) struct Context {
     /// Seconds rather than minutes: small sizes, one repetition (what CI runs).
     pub(crate) quick: bool,
     dataset_dir: PathBuf,
     dataset: OnceLock<Dataset>,
-    /// Flags not understood by the harness, for the suite (e.g. `--traces DIR`).
-    extra: Vec<String>,
+    /// The suites' own flags.
+    pub(crate) flags: SuiteFlags,
 }
 
 impl Context {
-    pub(crate) fn new(quick: bool, dataset_dir: Option<PathBuf>, extra: Vec<String>) -> Self {
+    pub(crate) fn new(quick: bool, dataset_dir: Option<PathBuf>, flags: SuiteFlags) -> Self {
         Self {
             quick,
             dataset_dir: dataset_dir.unwrap_or_else(nexus_dataset::bundled_dir),
             dataset: OnceLock::new(),
-            extra,
+            flags,
         }
     }
 
@@ -40,27 +66,5 @@ impl Context {
     /// The dataset's id, if a suite loaded it.
     pub(crate) fn dataset_id(&self) -> Option<String> {
         self.dataset.get().map(Dataset::id)
-    }
-
-    /// The value given to a suite flag (`--name VALUE` or `--name=VALUE`).
-    pub(crate) fn flag(&self, name: &str) -> Option<&str> {
-        let mut args = self.extra.iter();
-        while let Some(arg) = args.next() {
-            if arg == name {
-                return args.next().map(String::as_str);
-            }
-            if let Some(v) = arg
-                .strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix('='))
-            {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    /// Whether a boolean suite flag is present.
-    pub(crate) fn has_flag(&self, name: &str) -> bool {
-        self.extra.iter().any(|a| a == name)
     }
 }

@@ -169,6 +169,7 @@ fn bundled(n: usize, nq: usize) -> BenchResult<(Vec<f32>, Vec<f32>, usize, Metri
         nexus_dataset::Metric::InnerProduct => Metric::InnerProduct,
         nexus_dataset::Metric::Cosine => Metric::Cosine,
         nexus_dataset::Metric::L2 => Metric::L2,
+        m => return Err(format!("no index metric for the dataset's {m:?}").into()),
     };
     Ok((
         ds.base.as_flat()[..n * dim].to_vec(),

@@ -10,6 +10,10 @@
 //! nexus-bench --icount-workload NAME
 //! ```
 //!
+//! Arguments are parsed with clap: an unknown flag is an error, `--help` lists every flag,
+//! the suite flags included (`SuiteFlags`; a suite ignores the ones of other suites, so one
+//! command line can run every suite).
+//!
 //! It prints `{"dataset": …, "results": [rows]}`; `cargo xtask bench` runs it once per suite,
 //! adds the host and git revision, prints the table and keeps the document. Progress and
 //! suite summaries go to stderr. `--flamegraph SVG` samples the suite with pprof (SIGPROF,
@@ -19,6 +23,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
+
 mod alloc;
 mod bound;
 mod context;
@@ -27,7 +33,7 @@ mod report;
 mod suites;
 mod synthetic;
 
-use context::Context;
+use context::{Context, SuiteFlags};
 use report::Row;
 
 #[global_allocator]
@@ -51,38 +57,66 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nexus-bench",
+    about = "The benchmark suites of Memory Nexus, ours beside the anchors in one process \
+             (usually run through `cargo xtask bench`)"
+)]
+struct Cli {
+    /// The suite to run (see --list).
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["list", "icount_list", "icount_workload"])]
+    suite: Option<String>,
+    /// Seconds rather than minutes: small sizes, one repetition (what CI runs).
+    #[arg(long)]
+    quick: bool,
+    /// A TEXMEX-style dataset directory (default: the bundled one).
+    #[arg(long, value_name = "DIR")]
+    dataset: Option<PathBuf>,
+    /// Where to write the JSON document; `-` for stdout.
+    #[arg(long, value_name = "PATH|-", required_unless_present_any = ["list", "icount_list", "icount_workload"])]
+    json: Option<String>,
+    /// Sample the suite with pprof and write a flamegraph SVG here.
+    #[arg(long, value_name = "SVG")]
+    flamegraph: Option<PathBuf>,
+    /// Print the suite names, one a line.
+    #[arg(long, exclusive = true)]
+    list: bool,
+    /// Print the instruction-count workloads, one a line.
+    #[arg(long, exclusive = true)]
+    icount_list: bool,
+    /// Run one instruction-count workload (for `cargo xtask bench --icount`).
+    #[arg(long, value_name = "NAME", exclusive = true)]
+    icount_workload: Option<String>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    #[command(flatten)]
+    suite_flags: SuiteFlags,
+}
+
 fn run() -> BenchResult<()> {
-    let mut args = std::env::args().skip(1);
-    let (mut suite, mut quick, mut dataset, mut json) = (None, false, None, None);
-    let mut flamegraph = None;
-    let mut extra = Vec::new();
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match arg.as_str() {
-            "--list" => {
-                for s in suites::ALL {
-                    println!("{}", s.name);
-                }
-                return Ok(());
-            }
-            "--icount-list" => {
-                for w in icount::WORKLOADS {
-                    println!("{}", w.name);
-                }
-                return Ok(());
-            }
-            "--icount-workload" => return icount::run(&value("--icount-workload")?),
-            "--flamegraph" => flamegraph = Some(PathBuf::from(value("--flamegraph")?)),
-            "--suite" => suite = Some(value("--suite")?),
-            "--quick" => quick = true,
-            "--dataset" => dataset = Some(PathBuf::from(value("--dataset")?)),
-            "--json" => json = Some(value("--json")?),
-            "--bench" => {} // passed by `cargo bench`; harmless here
-            _ => extra.push(arg),
+    let cli = Cli::parse();
+    if cli.list {
+        for s in suites::ALL {
+            println!("{}", s.name);
         }
+        return Ok(());
     }
-    let suite = suite.ok_or("--suite NAME is required (or --list)")?;
-    let json = json.ok_or("--json PATH|- is required")?;
+    if cli.icount_list {
+        for w in icount::WORKLOADS {
+            println!("{}", w.name);
+        }
+        return Ok(());
+    }
+    if let Some(w) = &cli.icount_workload {
+        return icount::run(w);
+    }
+    let (Some(suite), Some(json)) = (cli.suite, cli.json) else {
+        unreachable!("clap requires --suite and --json without --list / --icount-*")
+    };
+    let (quick, dataset, flamegraph) = (cli.quick, cli.dataset, cli.flamegraph);
     let entry = suites::ALL
         .iter()
         .find(|s| s.name == suite)
@@ -90,7 +124,7 @@ fn run() -> BenchResult<()> {
             let names: Vec<_> = suites::ALL.iter().map(|s| s.name).collect();
             format!("unknown suite {suite:?}; suites: {}", names.join(", "))
         })?;
-    let ctx = Context::new(quick, dataset, extra);
+    let ctx = Context::new(quick, dataset, cli.suite_flags);
     let profiler = match &flamegraph {
         Some(_) => Some(
             pprof::ProfilerGuardBuilder::default()

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nexus_cache::{Cache, Error, ManualClock, RemovalCause};
 use proptest::prelude::*;
@@ -237,6 +237,17 @@ proptest! {
     }
 }
 
+/// Blocks until `misses()` reaches `n`. A thread that misses a key joins the key's flight in the
+/// same critical section (under the shard lock) that counts its miss, so a loader that sees `n`
+/// misses knows the other `n - 1` threads are waiting on its flight: a rendezvous, not a sleep.
+fn until_misses(misses: impl Fn() -> u64, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while misses() < n {
+        assert!(Instant::now() < deadline, "only {} of {n} misses", misses());
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn concurrent_misses_load_once() {
     let cache: Arc<Cache<u64, String>> = Arc::new(Cache::new(100).unwrap());
@@ -249,8 +260,8 @@ fn concurrent_misses_load_once() {
                 barrier.wait();
                 cache.get_or_insert_with(7, || {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    // Keep the flight open so that the others find it.
-                    std::thread::sleep(Duration::from_millis(50));
+                    // Keep the flight open until the 7 others have joined it.
+                    until_misses(|| cache.stats().misses, 8);
                     "seven".to_string()
                 })
             })
@@ -261,7 +272,7 @@ fn concurrent_misses_load_once() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let s = cache.stats();
-    assert_eq!(s.hits + s.misses, 8);
+    assert_eq!((s.hits, s.misses), (0, 8));
 }
 
 #[test]
@@ -274,7 +285,8 @@ fn a_panicking_loader_neither_poisons_nor_wedges() {
         std::thread::spawn(move || {
             cache.get_or_insert_with(1, || {
                 started_tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
+                // Panic only once the 3 waiters wait on this flight.
+                until_misses(|| cache.stats().misses, 4);
                 panic!("loader failed");
             })
         })
@@ -295,7 +307,9 @@ fn a_panicking_loader_neither_poisons_nor_wedges() {
     for w in waiters {
         assert_eq!(w.join().unwrap(), 7);
     }
+    // One waiter became the new leader; the others got its value without a second miss.
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.stats().misses, 4);
     assert_eq!(cache.get(&1), Some(7));
     cache.insert(2, 2).unwrap();
     assert_eq!(cache.get(&2), Some(2));
@@ -316,7 +330,8 @@ fn a_panicking_weigher_neither_wedges_nor_stores() {
         std::thread::spawn(move || {
             cache.get_or_insert_with(1, || {
                 started_tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
+                // Return (and so panic in the weigher) only once the waiter waits on the flight.
+                until_misses(|| cache.stats().misses, 2);
                 0
             })
         })

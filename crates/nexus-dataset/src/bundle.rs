@@ -34,18 +34,21 @@ impl Default for BundleOptions {
 /// recorded) and a `README.md`.
 ///
 /// # Errors
-/// Any error of loading the source, an [`Error::InvalidArgument`] if the source is smaller
+/// Any error of loading the source, an [`Error::SourceTooSmall`] if the source is smaller
 /// than asked, or an [`Error::Io`] writing.
 pub fn bundle(from: &Path, to: &Path, opts: BundleOptions) -> Result<()> {
     let source = Dataset::load(from)?;
-    if opts.n_base > source.base.len() || opts.n_query > source.queries.len() {
-        return Err(Error::InvalidArgument(format!(
-            "asked for {} base / {} queries, the source has {} / {}",
-            opts.n_base,
-            opts.n_query,
-            source.base.len(),
-            source.queries.len()
-        )));
+    for (what, asked, available) in [
+        ("base vectors", opts.n_base, source.base.len()),
+        ("queries", opts.n_query, source.queries.len()),
+    ] {
+        if asked > available {
+            return Err(Error::SourceTooSmall {
+                what,
+                asked,
+                available,
+            });
+        }
     }
     std::fs::create_dir_all(to).map_err(io_error(to))?;
     let base = source.base.truncated(opts.n_base);

@@ -42,7 +42,7 @@ impl Meta {
     /// The metric named by `metric`; TEXMEX datasets without one (SIFT, GIST) use L2.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an unknown metric name.
+    /// [`Error::UnknownMetric`] for an unknown metric name.
     pub fn metric(&self) -> Result<Metric> {
         match self
             .metric
@@ -53,7 +53,9 @@ impl Meta {
             None | Some("l2" | "euclidean") => Ok(Metric::L2),
             Some("cosine" | "angular") => Ok(Metric::Cosine),
             Some("ip" | "inner_product" | "dot") => Ok(Metric::InnerProduct),
-            Some(other) => Err(Error::InvalidArgument(format!("unknown metric {other:?}"))),
+            Some(_) => Err(Error::UnknownMetric {
+                name: self.metric.clone().unwrap_or_default(),
+            }),
         }
     }
 }

@@ -114,9 +114,73 @@ pub enum Error {
         /// The cause.
         source: serde_json::Error,
     },
-    /// An argument is out of range (k = 0, k larger than the ground truth, mismatched lengths).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
+    /// A `k` of zero, or larger than what it is taken from (the base vectors for ground
+    /// truth, the ground truth's width for recall).
+    #[error("k = {k} is outside 1..={max}")]
+    InvalidK {
+        /// The `k` asked for.
+        k: usize,
+        /// The largest `k` possible.
+        max: usize,
+    },
+    /// Two arguments that must agree in size do not.
+    #[error("{what} is {got}, expected {expected}")]
+    SizeMismatch {
+        /// What is compared, e.g. "query dimension" or "number of result lists".
+        what: &'static str,
+        /// What the other argument implies.
+        expected: usize,
+        /// What this one has.
+        got: usize,
+    },
+    /// Values that do not form rows: a dimension of zero, no values, or a count that the
+    /// dimension does not divide.
+    #[error("{len} values do not form non-empty rows of dimension {dim}")]
+    NotRows {
+        /// The number of values.
+        len: usize,
+        /// The dimension (row length) asked for.
+        dim: usize,
+    },
+    /// A row handed to [`Vectors::from_rows`](crate::Vectors::from_rows) whose length differs
+    /// from the first row's.
+    #[error("row {row} has length {got}, row 0 has {expected}")]
+    RowLength {
+        /// Zero-based row index.
+        row: usize,
+        /// The first row's length.
+        expected: usize,
+        /// This row's length.
+        got: usize,
+    },
+    /// A size the file formats cannot hold (they store dimensions and ids as `i32`).
+    #[error("{what} {value} exceeds the format's limit {max}")]
+    TooLarge {
+        /// What is too large, e.g. "dimension" or "number of base vectors".
+        what: &'static str,
+        /// Its value.
+        value: usize,
+        /// The largest value the format holds.
+        max: usize,
+    },
+    /// `meta.json` names a metric this crate does not know.
+    #[error(
+        "unknown metric {name:?} (known: l2, euclidean, cosine, angular, ip, inner_product, dot)"
+    )]
+    UnknownMetric {
+        /// The name as written.
+        name: String,
+    },
+    /// A bundle asked for more rows than its source has.
+    #[error("asked for {asked} {what}, the source has {available}")]
+    SourceTooSmall {
+        /// "base vectors" or "queries".
+        what: &'static str,
+        /// How many were asked for.
+        asked: usize,
+        /// How many the source has.
+        available: usize,
+    },
 }
 
 /// Shorthand for results of this crate.

@@ -11,6 +11,7 @@ use crate::vecs::Vectors;
 /// How similarity is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Metric {
     /// Larger inner product is better.
     InnerProduct,
@@ -57,7 +58,8 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 /// `ivecs`-shaped set (one row of `k` ids per query). Runs queries in parallel (rayon).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `k` is zero or larger than the base, or dimensions differ.
+/// [`Error::InvalidK`] if `k` is zero or larger than the base, [`Error::SizeMismatch`] if the
+/// dimensions differ, [`Error::TooLarge`] if the base has more rows than `ivecs` ids can name.
 pub fn exact_top_k(
     base: &Vectors<f32>,
     queries: &Vectors<f32>,
@@ -65,22 +67,21 @@ pub fn exact_top_k(
     metric: Metric,
 ) -> Result<Vectors<i32>> {
     if k == 0 || k > base.len() {
-        return Err(Error::InvalidArgument(format!(
-            "k = {k} with {} base vectors",
-            base.len()
-        )));
+        return Err(Error::InvalidK { k, max: base.len() });
     }
     if base.dim() != queries.dim() {
-        return Err(Error::InvalidArgument(format!(
-            "base dimension {} differs from query dimension {}",
-            base.dim(),
-            queries.dim()
-        )));
+        return Err(Error::SizeMismatch {
+            what: "query dimension",
+            expected: base.dim(),
+            got: queries.dim(),
+        });
     }
     if base.len() > i32::MAX as usize {
-        return Err(Error::InvalidArgument(
-            "more base rows than ivecs ids can name".into(),
-        ));
+        return Err(Error::TooLarge {
+            what: "number of base vectors",
+            value: base.len(),
+            max: i32::MAX as usize,
+        });
     }
     let rows: Vec<Vec<i32>> = queries
         .rows()
@@ -132,25 +133,26 @@ pub fn recall_one(truth: &[i32], found: &[u64], k: usize) -> f64 {
 /// Mean recall@k over all queries (see [`recall_one`]).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] if `k` is zero or exceeds the ground truth's width, or the
-/// number of result lists differs from the number of ground-truth rows.
+/// [`Error::InvalidK`] if `k` is zero or exceeds the ground truth's width,
+/// [`Error::SizeMismatch`] if the number of result lists differs from the number of
+/// ground-truth rows.
 pub fn recall_at_k<R: AsRef<[u64]>>(
     ground_truth: &Vectors<i32>,
     results: &[R],
     k: usize,
 ) -> Result<f64> {
     if k == 0 || k > ground_truth.dim() {
-        return Err(Error::InvalidArgument(format!(
-            "k = {k} with ground truth of width {}",
-            ground_truth.dim()
-        )));
+        return Err(Error::InvalidK {
+            k,
+            max: ground_truth.dim(),
+        });
     }
     if results.len() != ground_truth.len() {
-        return Err(Error::InvalidArgument(format!(
-            "{} result lists for {} queries",
-            results.len(),
-            ground_truth.len()
-        )));
+        return Err(Error::SizeMismatch {
+            what: "number of result lists",
+            expected: ground_truth.len(),
+            got: results.len(),
+        });
     }
     let total: f64 = ground_truth
         .rows()

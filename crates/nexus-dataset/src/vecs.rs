@@ -67,13 +67,13 @@ impl<T: Element> Vectors<T> {
     /// Wraps a row-major buffer of `data.len() / dim` rows.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if `dim` is zero or does not divide `data.len()`.
+    /// [`Error::NotRows`] if `dim` is zero or does not divide `data.len()`.
     pub fn from_flat(dim: usize, data: Vec<T>) -> Result<Self> {
         if dim == 0 || !data.len().is_multiple_of(dim) {
-            return Err(Error::InvalidArgument(format!(
-                "{} values do not form rows of dimension {dim}",
-                data.len()
-            )));
+            return Err(Error::NotRows {
+                len: data.len(),
+                dim,
+            });
         }
         Ok(Self { dim, data })
     }
@@ -81,20 +81,22 @@ impl<T: Element> Vectors<T> {
     /// Builds a set from rows, which must all have the same non-zero length.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] if there are no rows, a row is empty or lengths differ.
+    /// [`Error::NotRows`] if there are no rows or the first is empty, [`Error::RowLength`]
+    /// if a row's length differs from the first's.
     pub fn from_rows<R: AsRef<[T]>>(rows: &[R]) -> Result<Self> {
         let dim = rows.first().map_or(0, |r| r.as_ref().len());
         if dim == 0 {
-            return Err(Error::InvalidArgument("no rows, or empty rows".into()));
+            return Err(Error::NotRows { len: 0, dim });
         }
         let mut data = Vec::with_capacity(dim * rows.len());
         for (i, row) in rows.iter().enumerate() {
             let row = row.as_ref();
             if row.len() != dim {
-                return Err(Error::InvalidArgument(format!(
-                    "row {i} has length {}, row 0 has {dim}",
-                    row.len()
-                )));
+                return Err(Error::RowLength {
+                    row: i,
+                    expected: dim,
+                    got: row.len(),
+                });
             }
             data.extend_from_slice(row);
         }
@@ -252,7 +254,11 @@ impl<T: Element> Vectors<T> {
         let file = File::create(path).map_err(io_error(path))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let header = i32::try_from(self.dim)
-            .map_err(|_| Error::InvalidArgument(format!("dimension {} too large", self.dim)))?
+            .map_err(|_| Error::TooLarge {
+                what: "dimension",
+                value: self.dim,
+                max: i32::MAX as usize,
+            })?
             .to_le_bytes();
         for row in self.rows() {
             out.write_all(&header).map_err(io_error(path))?;

@@ -152,6 +152,43 @@ fn write_dataset(dir: &Path) {
 }
 
 #[test]
+fn a_bundle_larger_than_its_source_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path());
+    let out = dir.path().join("out");
+    let opts = |n_base, n_query| nexus_dataset::BundleOptions {
+        n_base,
+        n_query,
+        k: 1,
+    };
+    let e = nexus_dataset::bundle(dir.path(), &out, opts(5, 1)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::SourceTooSmall {
+                what: "base vectors",
+                asked: 5,
+                available: 4
+            }
+        ),
+        "{e}"
+    );
+    let e = nexus_dataset::bundle(dir.path(), &out, opts(4, 3)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::SourceTooSmall {
+                what: "queries",
+                asked: 3,
+                available: 2
+            }
+        ),
+        "{e}"
+    );
+    assert!(!out.exists(), "nothing is written for a refused bundle");
+}
+
+#[test]
 fn valid_dataset_loads() {
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path());
@@ -249,7 +286,7 @@ fn files_that_disagree() {
     std::fs::write(dir.path().join("meta.json"), r#"{"metric": "hamming"}"#).unwrap();
     assert!(matches!(
         Dataset::load(dir.path()),
-        Err(Error::InvalidArgument(_))
+        Err(Error::UnknownMetric { name }) if name == "hamming"
     ));
 }
 

@@ -1,6 +1,6 @@
 //! Ground truth and recall against independent computations.
 
-use nexus_dataset::{Metric, Vectors, exact_top_k, recall_at_k, recall_one};
+use nexus_dataset::{Error, Metric, Vectors, exact_top_k, recall_at_k, recall_one};
 use proptest::prelude::*;
 
 /// The straightforward reference: score everything, sort everything.
@@ -55,9 +55,70 @@ fn recall_counts_hits_among_first_k() {
         recall_at_k(&gt, &[vec![0u64, 1], vec![3, 5]], 2).unwrap(),
         0.75
     );
-    assert!(recall_at_k(&gt, &[vec![0u64]], 2).is_err());
-    assert!(recall_at_k(&gt, &[vec![0u64], vec![1]], 3).is_err());
-    assert!(recall_at_k(&gt, &[vec![0u64], vec![1]], 0).is_err());
+    assert!(matches!(
+        recall_at_k(&gt, &[vec![0u64]], 2),
+        Err(Error::SizeMismatch {
+            what: "number of result lists",
+            expected: 2,
+            got: 1
+        })
+    ));
+    assert!(matches!(
+        recall_at_k(&gt, &[vec![0u64], vec![1]], 3),
+        Err(Error::InvalidK { k: 3, max: 2 })
+    ));
+    assert!(matches!(
+        recall_at_k(&gt, &[vec![0u64], vec![1]], 0),
+        Err(Error::InvalidK { k: 0, max: 2 })
+    ));
+}
+
+#[test]
+fn bad_arguments_are_typed_errors() {
+    let base = Vectors::from_rows(&[[1.0f32, 0.0], [0.0, 1.0], [0.6, 0.8]]).unwrap();
+    let q3 = Vectors::from_rows(&[[1.0f32, 0.0, 0.0]]).unwrap();
+    let q2 = Vectors::from_rows(&[[1.0f32, 0.0]]).unwrap();
+    for k in [0, 4] {
+        let e = exact_top_k(&base, &q2, k, Metric::L2).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidK { k: got, max: 3 } if got == k),
+            "{e}"
+        );
+    }
+    let e = exact_top_k(&base, &q3, 1, Metric::L2).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::SizeMismatch {
+                what: "query dimension",
+                expected: 2,
+                got: 3
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.to_string(), "query dimension is 3, expected 2");
+
+    assert!(matches!(
+        Vectors::from_flat(3, vec![0.0f32; 7]),
+        Err(Error::NotRows { len: 7, dim: 3 })
+    ));
+    assert!(matches!(
+        Vectors::from_flat(0, Vec::<f32>::new()),
+        Err(Error::NotRows { len: 0, dim: 0 })
+    ));
+    assert!(matches!(
+        Vectors::<f32>::from_rows(&[] as &[[f32; 2]]),
+        Err(Error::NotRows { .. })
+    ));
+    assert!(matches!(
+        Vectors::from_rows(&[vec![1.0f32, 2.0], vec![3.0]]),
+        Err(Error::RowLength {
+            row: 1,
+            expected: 2,
+            got: 1
+        })
+    ));
 }
 
 #[test]

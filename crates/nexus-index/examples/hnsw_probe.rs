@@ -50,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         nexus_dataset::Metric::InnerProduct => Metric::InnerProduct,
         nexus_dataset::Metric::Cosine => Metric::Cosine,
         nexus_dataset::Metric::L2 => Metric::L2,
+        m => return Err(format!("no index metric for {m:?}").into()),
     };
     let params = HnswParams {
         metric,

@@ -12,6 +12,7 @@ use crate::layout::{Kind, Reader, Writer, corrupt};
 
 /// Where a [`BinaryQuantizer`] puts the boundary between a 0 bit and a 1 bit of each dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Threshold {
     /// Zero: the bit is the sign (1 for `x > 0`).
     Sign,

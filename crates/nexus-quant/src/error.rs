@@ -91,7 +91,8 @@ pub enum CorruptReason {
     TrailingBytes,
     /// The magic number is not `NXQUANT\0`.
     BadMagic,
-    /// A format version this build does not read.
+    /// A format version this build does not read (version 1, with an FNV-1a checksum, is no
+    /// longer read: serialize the quantizer again).
     UnsupportedVersion(u16),
     /// The kind tag names another quantizer (or none).
     WrongKind(u16),
@@ -108,6 +109,9 @@ impl std::fmt::Display for CorruptReason {
             Self::Truncated => f.write_str("truncated"),
             Self::TrailingBytes => f.write_str("trailing bytes"),
             Self::BadMagic => f.write_str("bad magic number"),
+            Self::UnsupportedVersion(1) => f.write_str(
+                "format version 1 (FNV-1a checksum) is no longer read: serialize the quantizer again",
+            ),
             Self::UnsupportedVersion(v) => write!(f, "unsupported format version {v}"),
             Self::WrongKind(k) => write!(f, "wrong quantizer kind tag {k}"),
             Self::ChecksumMismatch => f.write_str("checksum mismatch"),

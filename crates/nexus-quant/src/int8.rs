@@ -11,6 +11,7 @@ use crate::layout::{Kind, Reader, Writer, corrupt};
 
 /// Whether an [`Int8Quantizer`] has one range per dimension or one for all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Int8Range {
     /// A range per dimension (best recall).
     PerDimension,
@@ -21,6 +22,7 @@ pub enum Int8Range {
 
 /// How the range is taken from the training sample.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Clip {
     /// From the minimum to the maximum.
     MinMax,

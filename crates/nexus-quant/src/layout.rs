@@ -3,22 +3,27 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic  b"NXQUANT\0"
-//!      8     2  format version, u16 LE (= 1)
+//!      8     2  format version, u16 LE (= 2)
 //!     10     2  kind, u16 LE (1 binary, 2 RaBitQ, 3 int8, 4 Matryoshka)
 //!     12     4  dim, u32 LE
 //!     16     8  payload length in bytes, u64 LE
 //!     24     n  payload (per kind, documented on each quantizer's `to_bytes`)
-//!   24+n     8  FNV-1a 64 of bytes [0, 24+n), u64 LE
+//!   24+n     4  CRC32C of bytes [0, 24+n), u32 LE
 //! ```
 //! All numbers are little-endian; f32 are IEEE-754 bit patterns. Readers check the magic, the
-//! version, the kind, the lengths and the checksum, then validate every field.
+//! version, the kind, the lengths and the checksum, then validate every field. Version 1 (the
+//! same frame with an 8-byte FNV-1a 64 trailer) is rejected as
+//! [`CorruptReason::UnsupportedVersion`]`(1)`: re-serialize with this build.
+//!
+//! Every multi-byte field is read the same way as in nexus-storage: split the next `N` bytes
+//! off as `[u8; N]` (`split_first_chunk`) and decode with `from_le_bytes`.
 
 use crate::error::{CorruptReason, Error, Result};
 
 pub(crate) const MAGIC: [u8; 8] = *b"NXQUANT\0";
-pub(crate) const VERSION: u16 = 1;
+pub(crate) const VERSION: u16 = 2;
 const HEADER: usize = 24;
-const TRAILER: usize = 8;
+const TRAILER: usize = 4;
 
 /// The quantizer kinds of the layout's kind field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +34,9 @@ pub(crate) enum Kind {
     Matryoshka = 4,
 }
 
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+/// CRC32C (Castagnoli), the checksum of every file format of the workspace.
+fn checksum(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(bytes)
 }
 
 pub(crate) fn corrupt(reason: CorruptReason) -> Error {
@@ -76,7 +77,7 @@ impl Writer {
         out.extend_from_slice(&dim.to_le_bytes());
         out.extend_from_slice(&(self.payload.len() as u64).to_le_bytes());
         out.extend_from_slice(&self.payload);
-        let sum = fnv1a64(&out);
+        let sum = checksum(&out);
         out.extend_from_slice(&sum.to_le_bytes());
         out
     }
@@ -89,10 +90,12 @@ pub(crate) struct Reader<'a> {
     pub(crate) dim: usize,
 }
 
+/// The `N` bytes at `at`, or `Truncated`.
 fn take<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
     bytes
-        .get(at..at + N)
-        .and_then(|s| s.try_into().ok())
+        .get(at..)
+        .and_then(<[u8]>::first_chunk::<N>)
+        .copied()
         .ok_or(corrupt(CorruptReason::Truncated))
 }
 
@@ -122,8 +125,8 @@ impl<'a> Reader<'a> {
             return Err(corrupt(CorruptReason::TrailingBytes));
         }
         let end = HEADER + len as usize;
-        let stored = u64::from_le_bytes(take(bytes, end)?);
-        if stored != fnv1a64(&bytes[..end]) {
+        let stored = u32::from_le_bytes(take(bytes, end)?);
+        if stored != checksum(&bytes[..end]) {
             return Err(corrupt(CorruptReason::ChecksumMismatch));
         }
         if crate::input::check_dim(dim).is_err() {
@@ -136,9 +139,12 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let head = take::<N>(self.payload, 0)?;
-        self.payload = &self.payload[N..];
-        Ok(head)
+        let (head, rest) = self
+            .payload
+            .split_first_chunk::<N>()
+            .ok_or(corrupt(CorruptReason::Truncated))?;
+        self.payload = rest;
+        Ok(*head)
     }
     pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.bytes::<1>()?[0])

@@ -27,20 +27,22 @@
 //!   mismatch (documented on each).
 //! - Matryoshka truncation is only meaningful for models trained with MRL.
 //!
-//! # Byte layout (format version 1)
+//! # Byte layout (format version 2)
 //! Every quantizer's `to_bytes` writes one frame; `from_bytes` checks all of it and validates
 //! every field before building the value.
 //!
 //! ```text
 //! offset  size  field
 //!      0     8  magic  b"NXQUANT\0"
-//!      8     2  format version, u16 LE (= 1)
+//!      8     2  format version, u16 LE (= 2)
 //!     10     2  kind, u16 LE (1 binary, 2 RaBitQ, 3 int8, 4 Matryoshka)
 //!     12     4  dim, u32 LE
 //!     16     8  payload length n, u64 LE
 //!     24     n  payload (per kind; see each `to_bytes`)
-//!   24+n     8  FNV-1a 64 checksum of bytes [0, 24+n), u64 LE
+//!   24+n     4  CRC32C checksum of bytes [0, 24+n), u32 LE
 //! ```
+//! Version 1 frames (an FNV-1a 64 trailer instead of CRC32C) are rejected with
+//! [`CorruptReason::UnsupportedVersion`]`(1)`: serialize the quantizer again with this build.
 //! All numbers are little-endian; f32 fields are IEEE-754 bit patterns. Codes themselves are
 //! native slices: `u64` words with dimension `i` at bit `i % 64` of word `i / 64` (padding bits
 //! zero), `i8` bytes, and for RaBitQ three f32 per vector (`norm`, `alignment`, `center_dot`);

@@ -68,7 +68,7 @@ fn header_is_the_documented_one() {
     let m = Matryoshka::new(DIM, 5).unwrap();
     let b = m.to_bytes();
     assert_eq!(&b[..8], b"NXQUANT\0");
-    assert_eq!(u16::from_le_bytes([b[8], b[9]]), 1); // version
+    assert_eq!(u16::from_le_bytes([b[8], b[9]]), 2); // version
     assert_eq!(u16::from_le_bytes([b[10], b[11]]), 4); // kind
     assert_eq!(
         u32::from_le_bytes(b[12..16].try_into().unwrap()),
@@ -76,7 +76,58 @@ fn header_is_the_documented_one() {
     );
     assert_eq!(u64::from_le_bytes(b[16..24].try_into().unwrap()), 4); // payload
     assert_eq!(u32::from_le_bytes(b[24..28].try_into().unwrap()), 5); // width
-    assert_eq!(b.len(), 24 + 4 + 8);
+    assert_eq!(b.len(), 24 + 4 + 4);
+    // The trailer is the CRC32C of everything before it.
+    assert_eq!(
+        u32::from_le_bytes(b[28..32].try_into().unwrap()),
+        crc32c_reference(&b[..28])
+    );
+}
+
+/// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit: an independent reference
+/// for the table-driven / hardware checksum the crate uses.
+fn crc32c_reference(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn the_crc32c_reference_matches_the_standard_check_value() {
+    // The check value of CRC-32C (iSCSI) for the ASCII digits "123456789".
+    assert_eq!(crc32c_reference(b"123456789"), 0xE306_9283);
+}
+
+#[test]
+fn a_version_1_frame_is_rejected_by_its_version() {
+    // Version 1: the same header and payload, an FNV-1a 64 trailer of 8 bytes.
+    let m = Matryoshka::new(DIM, 5).unwrap();
+    let v2 = m.to_bytes();
+    let mut v1 = v2[..v2.len() - 4].to_vec();
+    v1[8..10].copy_from_slice(&1u16.to_le_bytes());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in &v1 {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    v1.extend_from_slice(&h.to_le_bytes());
+    let e = Matryoshka::from_bytes(&v1).unwrap_err();
+    assert_eq!(
+        e,
+        Error::Corrupt {
+            reason: CorruptReason::UnsupportedVersion(1)
+        }
+    );
+    assert!(e.to_string().contains("version 1 (FNV-1a checksum)"), "{e}");
 }
 
 #[test]
@@ -125,13 +176,9 @@ fn every_flipped_bit_and_every_truncation_is_rejected() {
 /// Rewrites the checksum after an edit, so that field validation (not the checksum) must
 /// catch it.
 fn reseal(b: &mut [u8]) {
-    let end = b.len() - 8;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in &b[..end] {
-        h ^= u64::from(x);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    b[end..].copy_from_slice(&h.to_le_bytes());
+    let end = b.len() - 4;
+    let sum = crc32c_reference(&b[..end]);
+    b[end..].copy_from_slice(&sum.to_le_bytes());
 }
 
 fn reason(r: Result<(), Error>) -> CorruptReason {
@@ -153,9 +200,9 @@ fn resealed_bad_fields_are_rejected_by_validation() {
     reseal(&mut b);
     assert_eq!(reason(parse(&b)), CorruptReason::WrongKind(2));
     let mut b = int8.to_bytes();
-    b[8] = 2;
+    b[8] = 3;
     reseal(&mut b);
-    assert_eq!(reason(parse(&b)), CorruptReason::UnsupportedVersion(2));
+    assert_eq!(reason(parse(&b)), CorruptReason::UnsupportedVersion(3));
     let mut b = int8.to_bytes();
     b[0] = b'X';
     reseal(&mut b);

@@ -49,6 +49,7 @@ fn binary_codes_match_reference() {
                         }
                         // rank round((n − 1) / 2) = 20 of 41
                         Threshold::Median => sorted(c)[20],
+                        other => panic!("no reference for {other:?}"),
                     }
                 })
                 .collect();
@@ -126,6 +127,7 @@ fn int8_codes_match_reference() {
                 match clip {
                     Clip::MinMax => (c[0], c[rows - 1]),
                     Clip::Percentile(p) => (c[rank(100.0 - p)], c[rank(p)]),
+                    other => panic!("no reference for {other:?}"),
                 }
             })
             .unzip();
@@ -147,6 +149,7 @@ fn int8_codes_match_reference() {
                 let at = |q: f64| all[(q * last).round() as usize];
                 (at(1.0 - f64::from(p) / 100.0), at(f64::from(p) / 100.0))
             }
+            other => panic!("no reference for {other:?}"),
         };
         let g = Int8Quantizer::train(Int8Range::Global, clip, &data, dim).unwrap();
         assert_eq!(

@@ -1,4 +1,8 @@
 //! Little-endian decoding with bounds checks, and the checksum.
+//!
+//! One way to read a little-endian number, here and in nexus-quant's layout: split the next `N`
+//! bytes off as `[u8; N]` (`split_first_chunk`, or `as_chunks` for a run of them) and decode
+//! with `from_le_bytes` — no hand-indexed arrays, no fallible `try_into`.
 
 /// CRC32C (Castagnoli) of `bytes`.
 pub(crate) fn crc(bytes: &[u8]) -> u32 {
@@ -24,16 +28,23 @@ impl<'a> Cursor<'a> {
         Some(head)
     }
 
+    /// The next `N` bytes as an array.
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.bytes.split_first_chunk::<N>()?;
+        self.bytes = rest;
+        Some(*head)
+    }
+
     pub(crate) fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
+        self.array().map(u8::from_le_bytes)
     }
 
     pub(crate) fn u32(&mut self) -> Option<u32> {
-        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
+        self.array().map(u32::from_le_bytes)
     }
 
     pub(crate) fn u64(&mut self) -> Option<u64> {
-        self.take(8)?.try_into().ok().map(u64::from_le_bytes)
+        self.array().map(u64::from_le_bytes)
     }
 
     pub(crate) fn is_empty(&self) -> bool {

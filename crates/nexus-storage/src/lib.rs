@@ -33,9 +33,9 @@
 //!
 //! # Testing the hard cases
 //! All file I/O goes through [`Backend`]: [`RealFs`]; [`MemFs`], an in-memory file system that
-//! is also a power-loss simulator ([`MemFs::crash_image`]); and [`FaultFs`], which fails,
-//! short-writes or fails an fsync at the n-th call. The byte format of every file is in
-//! [`mod@format`].
+//! is also a power-loss simulator ([`MemFs::crash_image`]); and, behind the `testing` feature
+//! (test scaffolding, not stable API), `testing::FaultFs`, which fails, short-writes or fails
+//! an fsync at the n-th call. The byte format of every file is in [`mod@format`].
 //!
 //! # Example
 //!
@@ -78,8 +78,7 @@ mod segment;
 mod store;
 mod wal;
 
-pub use backend::fault::{Fault, FaultFs};
-pub use backend::mem::{MemFs, SECTOR};
+pub use backend::mem::MemFs;
 pub use backend::real::RealFs;
 pub use backend::{Backend, FileWriter, LockGuard, LockMode, Mapping};
 pub use error::{Error, Result};
@@ -91,41 +90,54 @@ pub use store::{
 #[doc = include_str!("../../../docs/format.md")]
 pub mod format {}
 
-/// Entry points for the fuzz targets and their replayed corpus: each parses untrusted bytes as
-/// one file kind, exactly as `open` does, and must return (an error or a value), never panic.
-pub mod parse {
-    use std::path::Path;
+/// Test scaffolding, behind the `testing` feature (this crate's tests and the `fuzz/` crate
+/// enable it): fault injection, the simulated sector size, and the fuzz targets' entry points.
+/// Not part of the stable API: it may change in any release.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::backend::fault::{Fault, FaultFs};
 
-    use crate::backend::Mapping;
-    use crate::error::Result;
+    /// The sector of [`MemFs`](crate::MemFs)'s simulated disk: un-synced data survives a power
+    /// cut in whole sectors, and the last surviving sector may be torn.
+    pub const SECTOR: usize = crate::backend::mem::SECTOR;
 
-    /// Parses `bytes` as a WAL file of a store of shape `dim` × `code_bytes`; returns the number
-    /// of batches and whether a torn tail was cut.
-    pub fn wal(bytes: &[u8], dim: usize, code_bytes: usize) -> Result<(usize, bool)> {
-        let c = crate::wal::read(Path::new("fuzz.wal"), bytes, dim, code_bytes)?;
-        Ok((c.batches.len(), c.tail_cut.is_some()))
-    }
+    /// Entry points for the fuzz targets and their replayed corpus: each parses untrusted bytes
+    /// as one file kind, exactly as `open` does, and must return (an error or a value), never
+    /// panic.
+    pub mod parse {
+        use std::path::Path;
 
-    /// Parses `bytes` as segment `id`, then verifies it and reads every row; returns the
-    /// number of rows.
-    pub fn segment(bytes: &[u8], id: u64) -> Result<usize> {
-        let seg = crate::segment::Segment::open(
-            Path::new("fuzz.seg"),
-            Mapping::from_bytes(bytes),
-            id,
-            None,
-        )?;
-        for i in 0..seg.len() {
-            let _ = (seg.vector(i), seg.code(i), seg.is_live(i), seg.meta(i)?);
+        use crate::backend::Mapping;
+        use crate::error::Result;
+
+        /// Parses `bytes` as a WAL file of a store of shape `dim` × `code_bytes`; returns the number
+        /// of batches and whether a torn tail was cut.
+        pub fn wal(bytes: &[u8], dim: usize, code_bytes: usize) -> Result<(usize, bool)> {
+            let c = crate::wal::read(Path::new("fuzz.wal"), bytes, dim, code_bytes)?;
+            Ok((c.batches.len(), c.tail_cut.is_some()))
         }
-        seg.verify()?;
-        Ok(seg.len())
-    }
 
-    /// Parses `bytes` as a manifest; returns the number of live segments.
-    pub fn manifest(bytes: &[u8]) -> Result<usize> {
-        Ok(crate::manifest::decode(Path::new("MANIFEST"), bytes)?
-            .segments
-            .len())
+        /// Parses `bytes` as segment `id`, then verifies it and reads every row; returns the
+        /// number of rows.
+        pub fn segment(bytes: &[u8], id: u64) -> Result<usize> {
+            let seg = crate::segment::Segment::open(
+                Path::new("fuzz.seg"),
+                Mapping::from_bytes(bytes),
+                id,
+                None,
+            )?;
+            for i in 0..seg.len() {
+                let _ = (seg.vector(i), seg.code(i), seg.is_live(i), seg.meta(i)?);
+            }
+            seg.verify()?;
+            Ok(seg.len())
+        }
+
+        /// Parses `bytes` as a manifest; returns the number of live segments.
+        pub fn manifest(bytes: &[u8]) -> Result<usize> {
+            Ok(crate::manifest::decode(Path::new("MANIFEST"), bytes)?
+                .segments
+                .len())
+        }
     }
 }

@@ -542,10 +542,10 @@ impl Segment {
         let l = &self.layout;
         let bytes = self.bytes();
         let table = &bytes[l.table..l.info];
-        for (b, stored) in table.chunks_exact(4).enumerate() {
+        for (b, &stored) in table.as_chunks::<4>().0.iter().enumerate() {
             let start = b * BLOCK;
             let end = (start + BLOCK).min(l.large_len);
-            let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+            let stored = u32::from_le_bytes(stored);
             if crc(&bytes[start..end]) != stored {
                 return Err(Error::corrupt(
                     &self.path,

@@ -22,6 +22,7 @@ const LOCK_FILE: &str = "LOCK";
 
 /// When a commit is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Durability {
     /// fsync the WAL before `commit` returns, once per commit.
     Always,

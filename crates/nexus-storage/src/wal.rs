@@ -116,8 +116,10 @@ fn decode_payload(
                             .ok_or_else(|| bad("WAL dimension overflow"))?,
                     )
                     .ok_or_else(|| bad("WAL record truncated"))?
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .as_chunks::<4>()
+                    .0
+                    .iter()
+                    .map(|&b| f32::from_le_bytes(b))
                     .collect();
                 let code = c
                     .take(code_bytes)

@@ -8,7 +8,8 @@ mod workload;
 
 use std::sync::Arc;
 
-use nexus_storage::{Batch, Durability, Error, Fault, FaultFs, MemFs, Options, Store};
+use nexus_storage::testing::{Fault, FaultFs};
+use nexus_storage::{Batch, Durability, Error, MemFs, Options, Store};
 use workload::{CODE, DIM, check_attachments, contents, generate, matching_prefix, models, run};
 
 fn options() -> Options {

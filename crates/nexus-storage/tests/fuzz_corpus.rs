@@ -1,10 +1,13 @@
 //! Replays the checked-in fuzz corpus (`fuzz/corpus/<target>/`) through the fuzz targets'
-//! entry points: every file must parse to a value or a typed error, never panic.
+//! entry points: every valid seed parses to what the store wrote, every damaged one (bit flip,
+//! truncation) is rejected with a typed error (or, in the WAL, cut as a torn tail), and no
+//! file panics.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nexus_storage::{Backend, Batch, Durability, MemFs, Options, Store, parse};
+use nexus_storage::testing::parse;
+use nexus_storage::{Backend, Batch, Durability, MemFs, Options, Store};
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -12,40 +15,96 @@ fn corpus_dir(target: &str) -> PathBuf {
         .join(target)
 }
 
-fn replay(target: &str, f: impl Fn(&[u8]) -> bool) -> usize {
-    let mut n = 0;
+/// What the seeds written by `regenerate_fuzz_corpus` hold: the WAL's batches (ids 20..26,
+/// one commit each), the segment's rows (ids 0..12) and the manifest's live segments.
+const WAL_BATCHES: usize = 6;
+const SEGMENT_ROWS: usize = 12;
+const MANIFEST_SEGMENTS: usize = 1;
+
+/// Every corpus file of `target` by name, sorted.
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let mut entries: Vec<_> = std::fs::read_dir(corpus_dir(target))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     entries.sort();
-    let mut ok = 0;
-    for path in entries {
-        let bytes = std::fs::read(&path).unwrap();
-        ok += usize::from(f(&bytes));
-        n += 1;
-    }
-    assert!(n >= 3, "{target}: corpus too small ({n})");
-    assert!(
-        ok >= 1,
-        "{target}: no corpus file parses: the seeds are stale"
-    );
-    n
+    let files: Vec<_> = entries
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    // The seeds: a valid file, a truncation, an empty file and five bit flips.
+    let count = |prefix: &str| files.iter().filter(|(n, _)| n.starts_with(prefix)).count();
+    assert!(count("valid") >= 1, "{target}: no valid seed");
+    assert!(count("flip-") >= 5, "{target}: too few flipped seeds");
+    assert!(count("truncated-") >= 1, "{target}: no truncated seed");
+    files
+}
+
+/// A file called `valid*` is a seed the store wrote; `flip-*` and `truncated-*` are damaged
+/// copies of it. Any other file (e.g. a crash a fuzz run found) only has to not panic.
+fn is_damaged(name: &str) -> bool {
+    name.starts_with("flip-") || name.starts_with("truncated-")
 }
 
 #[test]
 fn wal_corpus() {
-    replay("wal", |b| parse::wal(b, 4, 2).is_ok());
+    for (name, bytes) in corpus("wal") {
+        let got = parse::wal(&bytes, 4, 2);
+        if name.starts_with("valid") {
+            assert_eq!(got.unwrap(), (WAL_BATCHES, false), "{name}");
+        } else if is_damaged(&name) {
+            // The file is shorter than a sector, so damage anywhere in it may be a torn tail:
+            // rejected means an error, or the damaged record and everything after it cut.
+            match got {
+                Err(e) => assert!(
+                    matches!(e, nexus_storage::Error::Corrupt { .. }),
+                    "{name}: {e}"
+                ),
+                Ok((batches, cut)) => assert!(
+                    cut && batches < WAL_BATCHES,
+                    "{name}: accepted as {batches} batches (tail cut: {cut})"
+                ),
+            }
+        } else if name == "empty" {
+            // A WAL file just created holds nothing yet.
+            assert_eq!(got.unwrap(), (0, false), "{name}");
+        }
+    }
 }
 
 #[test]
 fn segment_corpus() {
-    replay("segment", |b| parse::segment(b, 2).is_ok());
+    for (name, bytes) in corpus("segment") {
+        let got = parse::segment(&bytes, 2);
+        if name.starts_with("valid") {
+            assert_eq!(got.unwrap(), SEGMENT_ROWS, "{name}");
+        } else if is_damaged(&name) || name == "empty" {
+            let e = got.expect_err(&name);
+            assert!(
+                matches!(e, nexus_storage::Error::Corrupt { .. }),
+                "{name}: {e}"
+            );
+        }
+    }
 }
 
 #[test]
 fn manifest_corpus() {
-    replay("manifest", |b| parse::manifest(b).is_ok());
+    for (name, bytes) in corpus("manifest") {
+        let got = parse::manifest(&bytes);
+        if name.starts_with("valid") {
+            assert_eq!(got.unwrap(), MANIFEST_SEGMENTS, "{name}");
+        } else if is_damaged(&name) || name == "empty" {
+            let e = got.expect_err(&name);
+            assert!(
+                matches!(e, nexus_storage::Error::Corrupt { .. }),
+                "{name}: {e}"
+            );
+        }
+    }
 }
 
 /// Writes the seed corpus: real files from a small store, truncations and bit flips.

@@ -277,8 +277,8 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     usearch_rows(ds, nq, reps, our_recall, &mut rows)?;
 
     ingest_and_mixed(ds, quick, &mut rows)?;
-    let open_count = match ctx.flag("--open-memories") {
-        Some(v) => v.parse()?,
+    let open_count = match ctx.flags.open_memories {
+        Some(n) => n,
         None if quick => 10_000,
         None => 1_000_000,
     };

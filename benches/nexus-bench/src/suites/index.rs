@@ -133,6 +133,7 @@ fn nexus_metric(m: DsMetric) -> Metric {
         DsMetric::InnerProduct => Metric::InnerProduct,
         DsMetric::Cosine => Metric::Cosine,
         DsMetric::L2 => Metric::L2,
+        m => panic!("no index metric for the dataset's {m:?}"),
     }
 }
 
@@ -222,6 +223,7 @@ fn build_usearch(ds: &Data, n: usize, efc: usize) -> BenchResult<(usearch::Index
         DsMetric::InnerProduct => usearch::MetricKind::IP,
         DsMetric::Cosine => usearch::MetricKind::Cos,
         DsMetric::L2 => usearch::MetricKind::L2sq,
+        m => return Err(format!("no usearch metric for the dataset's {m:?}").into()),
     };
     let options = usearch::IndexOptions {
         dimensions: ds.base.dim(),
@@ -259,6 +261,7 @@ fn build_hnsw_rs(ds: &Data, n: usize, efc: usize) -> (Box<dyn Ann>, f64) {
         DsMetric::InnerProduct => go(ds, n, efc, ClampedDot),
         DsMetric::Cosine => go(ds, n, efc, DistCosine),
         DsMetric::L2 => go(ds, n, efc, DistL2),
+        m => panic!("no hnsw_rs distance for the dataset's {m:?}"),
     }
 }
 
@@ -504,7 +507,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     } else {
         &[16, 24, 32, 40, 48, 64, 80, 96, 128, 192]
     };
-    let anchors = !quick && !ctx.has_flag("--no-anchors");
+    let anchors = !quick && !ctx.flags.no_anchors;
     let mut rows = Vec::new();
     // The timed subset, with its ground truth recomputed when the base is cut.
     let base = ds.base.truncated(n);

@@ -10,6 +10,7 @@ use super::{Backend, FileWriter, LockGuard, LockMode, Mapping};
 
 /// What goes wrong at the chosen call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// The call fails without effect.
     Fail,

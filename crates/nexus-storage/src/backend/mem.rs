@@ -12,7 +12,7 @@ use super::{Backend, FileWriter, LockGuard, LockMode, Mapping};
 
 /// The simulated disk's sector: un-synced data survives a power cut in whole sectors, and the
 /// last surviving sector may be torn.
-pub const SECTOR: usize = 512;
+pub(crate) const SECTOR: usize = 512;
 
 /// An in-memory file system and power-loss simulator.
 ///
@@ -21,7 +21,7 @@ pub const SECTOR: usize = 512;
 /// [`MemFs::crash_image`] returns the file system a power cut at this instant could leave:
 ///
 /// - a file's data written since its last `sync` survives only as a prefix, cut at a
-///   [`SECTOR`] boundary (or at its end), and the last surviving sector may be torn (filled
+///   512-byte sector boundary (or at its end), and the last surviving sector may be torn (filled
 ///   with garbage from some byte on);
 /// - each create, rename and delete since the directory's last `sync_dir` may be lost: half
 ///   of the images keep a prefix of them in the order they were made (a journaling file

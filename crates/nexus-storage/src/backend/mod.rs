@@ -7,12 +7,14 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+#[cfg(feature = "testing")]
 pub(crate) mod fault;
 pub(crate) mod mem;
 pub(crate) mod real;
 
 /// How a lock is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LockMode {
     /// One writer; fails if anyone else holds the lock.
     Exclusive,

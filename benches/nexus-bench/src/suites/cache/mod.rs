@@ -41,16 +41,10 @@ const RECENCY_HEAVY: [&str; 5] = [
 ];
 
 pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
-    let dir = ctx.flag("--traces").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces"),
-        PathBuf::from,
-    );
-    let max_accesses = match ctx.flag("--max-accesses") {
-        Some(v) => v
-            .parse()
-            .map_err(|_| format!("--max-accesses {v:?}: not a count"))?,
-        None => DEFAULT_MAX_ACCESSES,
-    };
+    let dir = ctx.flags.traces.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces")
+    });
+    let max_accesses = ctx.flags.max_accesses.unwrap_or(DEFAULT_MAX_ACCESSES);
     let mut rows = Vec::new();
     if dir.is_dir() {
         let mut files = traces::list(&dir)?;
@@ -73,11 +67,8 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
             loaded.push(t);
         }
         // `--impls a,b`: run only these (for tuning; the rows of the others are left out).
-        let only: Vec<String> = ctx
-            .flag("--impls")
-            .map(|v| v.split(',').map(str::to_owned).collect())
-            .unwrap_or_default();
-        let cells = hit_ratio::run(&loaded, &only)?;
+        let only = &ctx.flags.impls;
+        let cells = hit_ratio::run(&loaded, only)?;
         for c in &cells {
             let name = format!("hit_ratio/{}/{}", c.trace, c.pct);
             for (i, r) in c.ratios.iter().enumerate().filter(|(_, r)| !r.is_nan()) {
@@ -91,7 +82,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
             dir.display()
         );
     }
-    if ctx.has_flag("--no-throughput") {
+    if ctx.flags.no_throughput {
         return Ok(rows);
     }
     let tp = throughput::run(ctx.quick)?;
