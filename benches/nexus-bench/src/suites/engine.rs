@@ -129,6 +129,32 @@ fn run_queries(
     (hit as f64 / total.max(1) as f64, lat)
 }
 
+/// `reps` passes of the `nq` queries `query(q).k(10)` through `Nexus::recall`: recall@10
+/// against `truth`, and the per-query seconds of each pass.
+fn recall_reps(
+    nexus: &Nexus,
+    nq: usize,
+    reps: usize,
+    truth: impl Fn(usize) -> Vec<u64>,
+    query: impl Fn(usize) -> Query,
+) -> (f64, Vec<Vec<f64>>) {
+    let mut lat = Vec::with_capacity(reps);
+    let mut recall = 0.0;
+    for _ in 0..reps {
+        let (r, l) = run_queries(nq, &truth, |q| {
+            nexus
+                .recall(&query(q).k(10))
+                .expect("recall")
+                .iter()
+                .map(|r| r.id)
+                .collect()
+        });
+        recall = r;
+        lat.push(l);
+    }
+    (recall, lat)
+}
+
 fn latency_rows(rows: &mut Vec<Row>, prefix: &str, imp: &str, recall: f64, lat: &[Vec<f64>]) {
     let qps: Vec<f64> = lat
         .iter()
@@ -225,20 +251,9 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
             .map(|&i| i as u64 + 1)
             .collect()
     };
-    let mut lat = Vec::new();
-    let mut recall = 0.0;
-    for _ in 0..reps {
-        let (r, l) = run_queries(nq, truth, |q| {
-            nexus
-                .recall(&Query::new(ds.queries.row(q).to_vec()).k(10))
-                .expect("recall")
-                .iter()
-                .map(|r| r.id)
-                .collect()
-        });
-        recall = r;
-        lat.push(l);
-    }
+    let (recall, lat) = recall_reps(&nexus, nq, reps, truth, |q| {
+        Query::new(ds.queries.row(q).to_vec())
+    });
     latency_rows(&mut rows, "dev", "nexus", recall, &lat);
     let our_recall = recall;
 
@@ -247,27 +262,13 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     let ftruth: Vec<Vec<u64>> = (0..nq)
         .map(|q| exact_top10(ds, ds.queries.row(q), |i| i % 100 == ns_of(q)))
         .collect();
-    let mut flat = Vec::new();
-    for _ in 0..reps {
-        let (r, l) = run_queries(
-            nq,
-            |q| ftruth[q].clone(),
-            |q| {
-                nexus
-                    .recall(
-                        &Query::new(ds.queries.row(q).to_vec())
-                            .k(10)
-                            .namespace(format!("ns{}", ns_of(q))),
-                    )
-                    .expect("recall")
-                    .iter()
-                    .map(|r| r.id)
-                    .collect()
-            },
-        );
-        recall = r;
-        flat.push(l);
-    }
+    let (recall, flat) = recall_reps(
+        &nexus,
+        nq,
+        reps,
+        |q| ftruth[q].clone(),
+        |q| Query::new(ds.queries.row(q).to_vec()).namespace(format!("ns{}", ns_of(q))),
+    );
     latency_rows(&mut rows, "filtered", "nexus", recall, &flat);
     if let Some(texts) = &ds.query_texts {
         text_rows(&nexus, ds, texts, nq, reps, &mut rows)?;
@@ -307,25 +308,13 @@ fn text_rows(
     // The first keyword query loads each segment's stored keyword index.
     nexus.recall(&Query::text(texts[0].clone()))?;
     for (prefix, hybrid) in [("keyword", false), ("hybrid", true)] {
-        let mut lat = Vec::new();
-        let mut recall = 0.0;
-        for _ in 0..reps {
-            let (r, l) = run_queries(nq, truth, |q| {
-                let query = if hybrid {
-                    Query::new(ds.queries.row(q).to_vec()).keywords(texts[q].clone())
-                } else {
-                    Query::text(texts[q].clone())
-                };
-                nexus
-                    .recall(&query.k(10))
-                    .expect("recall")
-                    .iter()
-                    .map(|r| r.id)
-                    .collect()
-            });
-            recall = r;
-            lat.push(l);
-        }
+        let (recall, lat) = recall_reps(nexus, nq, reps, truth, |q| {
+            if hybrid {
+                Query::new(ds.queries.row(q).to_vec()).keywords(texts[q].clone())
+            } else {
+                Query::text(texts[q].clone())
+            }
+        });
         latency_rows(rows, prefix, "nexus", recall, &lat);
     }
     Ok(())
