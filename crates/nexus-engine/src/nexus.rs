@@ -452,6 +452,25 @@ impl Nexus {
         Ok(ids)
     }
 
+    /// Remembers `text` in the default namespace, embedded by the store's
+    /// [`Embedder`](crate::Embedder) (shorthand for `remember(Memory::from_text(text))`).
+    ///
+    /// # Errors
+    /// [`Error::Embedder`] without an embedder or when it fails, and those of
+    /// [`remember`](Self::remember).
+    pub fn remember_text(&self, text: impl Into<String>) -> Result<u64> {
+        self.remember(Memory::from_text(text))
+    }
+
+    /// The `k` memories nearest to `text` as the store's embedder embeds it (shorthand for
+    /// `recall(&Query::for_text(text).k(k))`).
+    ///
+    /// # Errors
+    /// [`Error::Embedder`], and those of [`recall`](Self::recall).
+    pub fn recall_text(&self, text: impl Into<String>, k: usize) -> Result<Vec<Recalled>> {
+        self.recall(&Query::for_text(text).k(k))
+    }
+
     /// The (up to) `k` memories most similar to the query that pass its namespaces and
     /// filter, best first. A filter that matches `k` or more memories returns `k`.
     ///

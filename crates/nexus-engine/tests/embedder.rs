@@ -73,6 +73,9 @@ fn text_memories_and_queries_use_the_embedder() {
         .recall(&Query::for_text("tiger the cat").k(1).namespace("pets"))
         .unwrap();
     assert_eq!(hits[0].id, ids[2]);
+    // The shorthands: remember_text / recall_text.
+    let cat = nexus.remember_text("a second cat named smudge").unwrap();
+    assert_eq!(nexus.recall_text("named smudge", 1).unwrap()[0].id, cat);
     // The stored vector is the embedder's (normalised, cosine store).
     let v = nexus.get(ids[1]).unwrap().unwrap().vector().to_vec();
     let mut want = Words(256)
