@@ -669,3 +669,56 @@ fn metrics_count_recalls_remembers_and_flushes() {
     assert_eq!(histograms.get("nexus_recall_seconds"), Some(&1));
     assert_eq!(histograms.get("nexus_remember_seconds"), Some(&1));
 }
+
+#[test]
+fn concurrent_writers_agree_on_ids_for_the_same_content_and_key() {
+    let clock = ManualClock::new(T0);
+    let nexus = std::sync::Arc::new(Nexus::in_memory(options(&clock)).unwrap());
+    let vector =
+        |i: usize| -> Vec<f32> { (0..DIM).map(|j| ((i * 7 + j) % 11) as f32 + 1.0).collect() };
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let nexus = std::sync::Arc::clone(&nexus);
+            std::thread::spawn(move || {
+                let mut content = Vec::new();
+                let mut keyed = Vec::new();
+                for i in 0..120 {
+                    // Same content from every thread, in a different order per thread.
+                    let i = (i * (t + 1) * 7) % 120;
+                    content.push((
+                        i,
+                        nexus
+                            .remember(Memory::new(format!("fact {i}"), vector(i)))
+                            .unwrap(),
+                    ));
+                    let k = i % 30;
+                    let m = Memory::new(format!("thread {t} says {i}"), vector(i + 1000))
+                        .key(format!("k{k}"));
+                    keyed.push((k, nexus.remember(m).unwrap()));
+                }
+                (content, keyed)
+            })
+        })
+        .collect();
+    let mut by_content: HashMap<usize, u64> = HashMap::new();
+    let mut by_key: HashMap<usize, u64> = HashMap::new();
+    for t in threads {
+        let (content, keyed) = t.join().unwrap();
+        for (i, id) in content {
+            assert_eq!(
+                *by_content.entry(i).or_insert(id),
+                id,
+                "fact {i} got two ids"
+            );
+        }
+        for (k, id) in keyed {
+            assert_eq!(*by_key.entry(k).or_insert(id), id, "key k{k} got two ids");
+        }
+    }
+    assert_eq!(nexus.len(), 120 + 30);
+    nexus.flush().unwrap();
+    for (k, id) in by_key {
+        let m = nexus.get(id).unwrap().unwrap();
+        assert_eq!(m.key_name(), Some(format!("k{k}").as_str()));
+    }
+}
