@@ -1,15 +1,15 @@
-//! Power loss at the engine level: a workload of remember / forget / flush / compact runs on
+//! Power loss at the engine level: a workload of remember / update / forget / flush / compact runs on
 //! the storage layer's in-memory file system, and a crash image is taken before every
 //! mutating file-system call. Every image must open, hold every memory acknowledged before
-//! the crash (unless a later, possibly in-flight step forgot it), never hold one whose forget
-//! was acknowledged, and pass `verify`.
+//! the crash (unless a later, possibly in-flight step forgot it) with every acknowledged
+//! update, never hold one whose forget was acknowledged, and pass `verify`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nexus_engine::storage::MemFs;
-use nexus_engine::{Durability, IndexOptions, Memory, Nexus, Options};
+use nexus_engine::{Durability, IndexOptions, Memory, Nexus, Options, Patch};
 use support_images::Images;
 
 const DIM: usize = 8;
@@ -23,6 +23,7 @@ mod support_images {
 enum Step {
     Remember(Vec<u64>),
     Forget(usize),
+    Update(usize),
     Flush,
     Compact,
 }
@@ -54,6 +55,11 @@ fn steps() -> Vec<Step> {
             key += 4;
         }
         out.push(Step::Forget(round * 5 + 1));
+        // One memory of an earlier round (in a segment by now), one of this round (the tail).
+        out.push(Step::Update(round * 12 + 2));
+        if round > 0 {
+            out.push(Step::Update((round - 1) * 12 + 3));
+        }
         out.push(Step::Flush);
         if round % 2 == 1 {
             out.push(Step::Compact);
@@ -85,6 +91,7 @@ fn every_crash_image_keeps_every_acknowledged_memory() {
     let mut ids: BTreeMap<u64, u64> = BTreeMap::new();
     let mut remembered_at: BTreeMap<u64, usize> = BTreeMap::new();
     let mut forgotten_at: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut updated_at: BTreeMap<u64, usize> = BTreeMap::new();
     for (i, step) in steps.iter().enumerate() {
         in_flight.store(i, Ordering::SeqCst);
         match step {
@@ -101,6 +108,13 @@ fn every_crash_image_keeps_every_acknowledged_memory() {
                 let id = ids[&(*key as u64)];
                 nexus.forget(id).unwrap();
                 forgotten_at.insert(id, i);
+            }
+            Step::Update(key) => {
+                let id = ids[&(*key as u64)];
+                nexus
+                    .update(id, &Patch::new().importance(0.9).add_tag("updated"))
+                    .unwrap();
+                updated_at.insert(id, i);
             }
             Step::Flush => nexus.flush().unwrap(),
             Step::Compact => nexus.compact().unwrap(),
@@ -125,6 +139,12 @@ fn every_crash_image_keeps_every_acknowledged_memory() {
                     .as_ref()
                     .unwrap_or_else(|| panic!("image {n}: acknowledged memory {id} lost"));
                 assert_eq!(m.text(), format!("memory {}", key_of[&id]));
+                if updated_at.get(&id).is_some_and(|&u| u < done) {
+                    assert_eq!(m.importance_value(), 0.9, "image {n}: update of {id} lost");
+                    assert_eq!(m.tag_list(), ["updated"]);
+                } else if updated_at.get(&id).is_none_or(|&u| u > in_flight) {
+                    assert_eq!(m.importance_value(), 0.5, "image {n}: update of {id} early");
+                }
             }
             if forgot.is_some_and(|f| f < done) {
                 assert!(got.is_none(), "image {n}: forgotten memory {id} is back");
