@@ -689,6 +689,135 @@ unsafe fn hamming_fixed<const W: usize, const V: usize>(
     }
 }
 
+/// Two 384-bit codes (12 words, three vectors) against the query: the `vpsadbw` vector
+/// (code 0, code 0, code 1, code 1), whose lanes add up to the two distances.
+///
+/// With A, B, C the 128-bit thirds of a code, the three vectors are [0A|0B] [0C|1A] [1B|1C];
+/// two lane swaps make them [0A|1B] [0B|1C] [0C|1A], where each 128-bit half belongs to one
+/// code, so a carry-save adder (as in [`hamming_fixed`]) turns three table popcounts into two.
+/// `q` is the query laid out the same way (words 0-3, 4-5 0-1, 2-5).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn hamming_pair_w6(
+    c: &[[u64; 4]; 3],
+    q: &[__m256i; 3],
+    ones: __m256i,
+    twos: __m256i,
+) -> __m256i {
+    // SAFETY: AVX2 is available (this function's contract); loads are from fixed-size arrays.
+    unsafe {
+        let y0 = _mm256_xor_si256(ld_u64x4(&c[0]), q[0]);
+        let y1 = _mm256_xor_si256(ld_u64x4(&c[1]), q[1]);
+        let y2 = _mm256_xor_si256(ld_u64x4(&c[2]), q[2]);
+        let a = _mm256_permute2x128_si256::<0x20>(y0, y2);
+        let b = _mm256_permute2x128_si256::<0x31>(y0, y2);
+        let u = _mm256_xor_si256(a, b);
+        let l = _mm256_xor_si256(u, y1);
+        let h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, y1));
+        let bytes = _mm256_add_epi8(popcount_bytes(l, ones), popcount_bytes(h, twos));
+        _mm256_sad_epu8(bytes, _mm256_setzero_si256())
+    }
+}
+
+/// Σ popcnt(c ^ q) over six words on the integer ports, summed as a tree.
+///
+/// One `asm!` block (for the reason given at [`popcnt`]) that reads both sides from memory:
+/// with the query in six registers as well, the loop ran out of registers and reloaded its
+/// pointers from the stack before every load (measured 15 % slower).
+///
+/// # Safety
+/// The CPU must support POPCNT.
+#[inline(always)]
+unsafe fn hamming_scalar_w6(c: &[u64; 6], q: &[u64; 6]) -> u32 {
+    let n: u64;
+    // SAFETY: POPCNT is available (this function's contract); the block reads the 48 bytes of
+    // `c` and of `q` (offsets 0 to 40 of each) and nothing else, writes registers only (and
+    // the flags, which `asm!` assumes clobbered by default).
+    unsafe {
+        std::arch::asm!(
+            "mov {a}, qword ptr [{c}]",
+            "xor {a}, qword ptr [{q}]",
+            "popcnt {a}, {a}",
+            "mov {b}, qword ptr [{c} + 8]",
+            "xor {b}, qword ptr [{q} + 8]",
+            "popcnt {b}, {b}",
+            "mov {d}, qword ptr [{c} + 16]",
+            "xor {d}, qword ptr [{q} + 16]",
+            "popcnt {d}, {d}",
+            "add {a}, {b}",
+            "mov {b}, qword ptr [{c} + 24]",
+            "xor {b}, qword ptr [{q} + 24]",
+            "popcnt {b}, {b}",
+            "add {d}, {b}",
+            "mov {b}, qword ptr [{c} + 32]",
+            "xor {b}, qword ptr [{q} + 32]",
+            "popcnt {b}, {b}",
+            "add {a}, {d}",
+            "mov {d}, qword ptr [{c} + 40]",
+            "xor {d}, qword ptr [{q} + 40]",
+            "popcnt {d}, {d}",
+            "add {b}, {d}",
+            "add {a}, {b}",
+            c = in(reg) c.as_ptr(),
+            q = in(reg) q.as_ptr(),
+            a = out(reg) n,
+            b = out(reg) _,
+            d = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    n as u32
+}
+
+/// [`hamming_one_to_many`] for 384-bit codes, 6 codes per iteration: four on the vector ports
+/// (two [`hamming_pair_w6`]), two by scalar `popcnt` on the integer ports, at the same time.
+/// (Measured on Zen 5 over 100k codes, best of 15: 1.36–1.52 Gcodes/s against 1.15–1.29 for
+/// [`hamming_fixed`]`::<6, 4>`, which splits every code 4 + 2 words; four vector codes to one,
+/// three or four scalar ones 1.17–1.39, all-vector 1.04, all-scalar 0.87. The vector ports
+/// and the rename width are both near saturation here.)
+///
+/// # Safety
+/// The CPU must support AVX2 and POPCNT.
+#[inline(always)]
+unsafe fn hamming_w6(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    // By value: the scalar codes then keep the query in registers, not reloaded after each
+    // store to `out`.
+    let q: [u64; 6] = query.try_into().expect("a query of 6 words");
+    let qq: [u64; 12] = std::array::from_fn(|i| q[i % 6]);
+    let (qv, _) = qq.as_chunks::<4>();
+    // SAFETY: AVX2 and POPCNT are available (this function's contract); loads are from
+    // fixed-size arrays and the one store is to the first 4 of a 6-element array.
+    unsafe {
+        let qv = [ld_u64x4(&qv[0]), ld_u64x4(&qv[1]), ld_u64x4(&qv[2])];
+        let (ones, twos) = (nibble_table(1), nibble_table(2));
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        let (groups, _) = codes.as_chunks::<36>();
+        let (outs, outs_rest) = out.as_chunks_mut::<6>();
+        for (g, o) in groups.iter().zip(outs.iter_mut()) {
+            let (v, _) = g.as_chunks::<4>();
+            let (w, _) = g.as_chunks::<6>();
+            let s0 = hamming_pair_w6(v[0..3].try_into().expect("3"), &qv, ones, twos);
+            let s1 = hamming_pair_w6(v[3..6].try_into().expect("3"), &qv, ones, twos);
+            o[4] = hamming_scalar_w6(&w[4], &q);
+            o[5] = hamming_scalar_w6(&w[5], &q);
+            // (c0, c2, c0, c2 | c1, c3, c1, c3) halves, summed, then put in order.
+            let t = _mm256_or_si256(s0, _mm256_slli_epi64::<32>(s1));
+            let t = _mm256_add_epi32(t, _mm256_shuffle_epi32::<0b01_00_11_10>(t));
+            let t = _mm256_permutevar8x32_epi32(t, order);
+            _mm_storeu_si128(o.as_mut_ptr().cast(), _mm256_castsi256_si128(t));
+        }
+        let done = 6 * outs.len();
+        for (o, c) in outs_rest
+            .iter_mut()
+            .zip(codes[6 * done..].as_chunks::<6>().0)
+        {
+            *o = hamming_scalar_w6(c, &q);
+        }
+    }
+}
+
 /// [`hamming_one_to_many`] for 128-bit codes: two codes per register, 8 codes per iteration.
 ///
 /// # Safety
@@ -780,7 +909,7 @@ fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
         match query.len() {
             2 => hamming_pairs(query, codes, out),
             4 => hamming_fixed::<4, 4>(query, codes, out),
-            6 => hamming_fixed::<6, 4>(query, codes, out),
+            6 => hamming_w6(query, codes, out),
             8 => hamming_fixed::<8, 4>(query, codes, out),
             12 => hamming_fixed::<12, 8>(query, codes, out),
             16 => hamming_fixed::<16, 12>(query, codes, out),
