@@ -20,6 +20,7 @@
 
 use std::arch::x86_64::*;
 
+use super::vector::{ahead_offsets, prefetch};
 use crate::dispatch::Kernels;
 
 // ---- loads ---------------------------------------------------------------------------------
@@ -40,13 +41,6 @@ fn ld_tail(t: &[f32]) -> __m256 {
     // SAFETY: the mask selects the first n <= t.len() lanes; masked-off lanes are not read (a
     // masked load does not fault on them).
     unsafe { _mm256_maskload_ps(t.as_ptr(), mask) }
-}
-
-#[inline]
-#[target_feature(enable = "avx")]
-fn store4(out: &mut [f32; 4], v: __m128) {
-    // SAFETY: `out` is 4 writable f32; an unaligned store has no alignment requirement.
-    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) }
 }
 
 /// The sums of four vectors, as the four lanes of one `__m128`.
@@ -77,222 +71,20 @@ fn reduce1(v: __m256) -> f32 {
 
 // ---- prefetch -------------------------------------------------------------------------------
 
-/// How far ahead of the rows being read the f32 one-to-many scans prefetch, and how. A scan
-/// outruns the hardware prefetchers on Zen 5 (measured at `NEXUS_SIMD=avx2`, 100k × 384 f32
-/// rows, ratios to the plain read bound): no prefetch 0.85–0.93; `prefetchnta` 4 KiB ahead
-/// 1.18–1.28, 8 KiB 1.08–1.19, 16 KiB 1.06–1.14; `prefetcht0` 4 KiB 1.23–1.26, 8 KiB 1.10–1.21.
-const PREFETCH_F32_BYTES: usize = 4 * 1024;
-const PREFETCH_F32_HINT: i32 = _MM_HINT_T0;
-
-/// The same for i8 rows, which are read at a higher byte rate and so need a longer lead
-/// (distance ≈ latency × bandwidth): on 100k × 384 i8 rows, `prefetchnta` 16 KiB ahead
+/// How far ahead the i8 one-to-many scans prefetch, and how (the f32 ones:
+/// [`vector::PREFETCH_F32_BYTES`]). i8 rows are read at a higher byte rate and so need a longer
+/// lead (distance ≈ latency × bandwidth): on 100k × 384 i8 rows, `prefetchnta` 16 KiB ahead
 /// measured 1.6–1.7 of the read bound, against 1.4 at 8 KiB, 1.2 with `prefetcht0` 4 KiB and
 /// 0.8–0.9 with no prefetch.
 const PREFETCH_I8_BYTES: usize = 16 * 1024;
 const PREFETCH_I8_HINT: i32 = _MM_HINT_NTA;
 
-/// Hints the line at `p` into the caches for a streaming read, with `_MM_HINT_T0` or
-/// `_MM_HINT_NTA` (non-temporal: keeps the line out of the outer caches where it can).
-///
-/// # Safety
-/// The CPU must support SSE (every x86_64 CPU does).
-#[inline(always)]
-unsafe fn prefetch<const HINT: i32, T>(p: *const T) {
-    // SAFETY: a prefetch is a hint: it never faults and changes no architectural state, so
-    // any address will do (the callers compute theirs with wrapping arithmetic).
-    unsafe { _mm_prefetch::<HINT>(p.cast()) }
-}
-
-/// For each group of `group` elements of a block of `len`, the offset to prefetch from while
-/// reading it: `distance` elements on, clamped so that it never leaves the block (the last
-/// groups then re-hint lines already read, instead of pulling in memory past the block).
-fn ahead_offsets(len: usize, group: usize, distance: usize) -> impl Iterator<Item = usize> {
-    let last = len.saturating_sub(group);
-    (0..).map(move |k: usize| (k * group + distance).min(last))
-}
-
 // ---- f32 ------------------------------------------------------------------------------------
 
-#[inline]
-#[target_feature(enable = "avx,fma")]
-fn step<const L2: bool>(acc: __m256, x: __m256, y: __m256) -> __m256 {
-    if L2 {
-        let d = _mm256_sub_ps(x, y);
-        _mm256_fmadd_ps(d, d, acc)
-    } else {
-        _mm256_fmadd_ps(x, y, acc)
-    }
-}
-
-/// Σ over `a`, `b` of the dot / squared-difference terms, as 8 unreduced lane sums. With
-/// `PF`, each 128 bytes of `b` read also prefetch the 128 bytes at `ahead` onwards.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn lanes<const L2: bool, const PF: bool>(a: &[f32], b: &[f32], ahead: *const f32) -> __m256 {
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let (ca, ta) = a.as_chunks::<32>();
-    let (cb, tb) = b.as_chunks::<32>();
-    for (i, (x, y)) in ca.iter().zip(cb).enumerate() {
-        if PF {
-            let p = ahead.wrapping_add(32 * i);
-            // SAFETY: SSE is part of x86_64 (prefetch never faults, see `prefetch`).
-            unsafe {
-                prefetch::<PREFETCH_F32_HINT, _>(p);
-                prefetch::<PREFETCH_F32_HINT, _>(p.wrapping_add(16));
-            }
-        }
-        let (xs, ys) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
-        for k in 0..4 {
-            acc[k] = step::<L2>(acc[k], ld(&xs[k]), ld(&ys[k]));
-        }
-    }
-    let (ca, ta) = ta.as_chunks::<8>();
-    let (cb, tb) = tb.as_chunks::<8>();
-    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
-        acc[k] = step::<L2>(acc[k], ld(x), ld(y));
-    }
-    if !ta.is_empty() {
-        acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
-    }
-    _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
-    reduce1(lanes::<L2, false>(a, b, std::ptr::null()))
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    let z = _mm256_setzero_ps();
-    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
-    let (ca, ta) = a.as_chunks::<16>();
-    let (cb, tb) = b.as_chunks::<16>();
-    for (x, y) in ca.iter().zip(cb) {
-        let (xs, ys) = (x.as_chunks::<8>().0, y.as_chunks::<8>().0);
-        for k in 0..2 {
-            let (x, y) = (ld(&xs[k]), ld(&ys[k]));
-            ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
-            aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
-            bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
-        }
-    }
-    let (ca, ta) = ta.as_chunks::<8>();
-    let (cb, tb) = tb.as_chunks::<8>();
-    let mut tail = |x: __m256, y: __m256| {
-        ab[1] = _mm256_fmadd_ps(x, y, ab[1]);
-        aa[1] = _mm256_fmadd_ps(x, x, aa[1]);
-        bb[1] = _mm256_fmadd_ps(y, y, bb[1]);
-    };
-    for (x, y) in ca.iter().zip(cb) {
-        tail(ld(x), ld(y));
-    }
-    tail(ld_tail(ta), ld_tail(tb));
-    (
-        reduce1(_mm256_add_ps(ab[0], ab[1])),
-        reduce1(_mm256_add_ps(aa[0], aa[1])),
-        reduce1(_mm256_add_ps(bb[0], bb[1])),
-    )
-}
-
-/// An `NQ` queries × 4 rows tile: returns `scores[q]` as 4 lanes. All slices have one length.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) -> [__m128; NQ] {
-    let dim = rows[0].len();
-    let n = dim / 8;
-    let qc = qs.map(|q| &q.as_chunks::<8>().0[..n]);
-    let rc = rows.map(|r| &r.as_chunks::<8>().0[..n]);
-    let mut acc = [[_mm256_setzero_ps(); 4]; NQ];
-    for i in 0..n {
-        let x = [ld(&rc[0][i]), ld(&rc[1][i]), ld(&rc[2][i]), ld(&rc[3][i])];
-        for (a, q) in acc.iter_mut().zip(&qc) {
-            let y = ld(&q[i]);
-            for r in 0..4 {
-                a[r] = step::<L2>(a[r], x[r], y);
-            }
-        }
-    }
-    if !dim.is_multiple_of(8) {
-        let x = rows.map(|r| ld_tail(&r[n * 8..]));
-        for (a, q) in acc.iter_mut().zip(&qs) {
-            let y = ld_tail(&q[n * 8..]);
-            for r in 0..4 {
-                a[r] = step::<L2>(a[r], x[r], y);
-            }
-        }
-    }
-    acc.map(|a| reduce4(a[0], a[1], a[2], a[3]))
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
-    // As in the AVX-512 backend: rows in memory order, four rows' lane sums reduced together;
-    // and each row prefetches the bytes PREFETCH_F32_BYTES further on (clamped to the block).
-    let dim = query.len().max(1);
-    let groups = block.chunks_exact(4 * dim);
-    let rest = groups.remainder();
-    let ahead = ahead_offsets(block.len(), 4 * dim, PREFETCH_F32_BYTES / 4);
-    let mut outs = out.chunks_exact_mut(4);
-    for ((g, o), ahead) in groups.zip(&mut outs).zip(ahead) {
-        let ahead = block.as_ptr().wrapping_add(ahead);
-        let (r0, g) = g.split_at(dim);
-        let (r1, g) = g.split_at(dim);
-        let (r2, r3) = g.split_at(dim);
-        let s = reduce4(
-            lanes::<L2, true>(query, r0, ahead),
-            lanes::<L2, true>(query, r1, ahead.wrapping_add(dim)),
-            lanes::<L2, true>(query, r2, ahead.wrapping_add(2 * dim)),
-            lanes::<L2, true>(query, r3, ahead.wrapping_add(3 * dim)),
-        );
-        store4(o.try_into().expect("chunks of 4"), s);
-    }
-    for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
-        *o = dot_or_l2::<L2>(query, row);
-    }
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn dot_many_to_many(queries: &[f32], block: &[f32], dim: usize, out: &mut [f32]) {
-    let dim = dim.max(1);
-    let n_rows = block.len() / dim;
-    let n_q = queries.len() / dim;
-    // L2-sized row blocks, visited by every query: the block is read from memory once.
-    let rows_per_block = ((256 * 1024) / (dim * 4)).max(4) & !3;
-    let mut r0 = 0;
-    while r0 < n_rows {
-        let r_end = (r0 + rows_per_block).min(n_rows);
-        let mut q = 0;
-        while q + 2 <= n_q {
-            let qs: [&[f32]; 2] = std::array::from_fn(|i| &queries[(q + i) * dim..][..dim]);
-            let mut r = r0;
-            while r + 4 <= r_end {
-                let rows: [&[f32]; 4] = std::array::from_fn(|i| &block[(r + i) * dim..][..dim]);
-                let s = tile::<2, false>(qs, rows);
-                for (i, v) in s.into_iter().enumerate() {
-                    let o = &mut out[(q + i) * n_rows + r..][..4];
-                    store4(o.try_into().expect("4 scores"), v);
-                }
-                r += 4;
-            }
-            for r in r..r_end {
-                let row = &block[r * dim..][..dim];
-                for (i, qv) in qs.iter().enumerate() {
-                    out[(q + i) * n_rows + r] = dot_or_l2::<false>(qv, row);
-                }
-            }
-            q += 2;
-        }
-        for q in q..n_q {
-            let qv = &queries[q * dim..][..dim];
-            one_to_many::<false>(
-                qv,
-                &block[r0 * dim..r_end * dim],
-                &mut out[q * n_rows + r0..q * n_rows + r_end],
-            );
-        }
-        r0 = r_end;
-    }
+f32_backend! {
+    __m256, 8, "avx2,fma", tile: 2, prefetch: true,
+    zero: _mm256_setzero_ps, load: ld, load_tail: ld_tail, add: _mm256_add_ps,
+    sub: _mm256_sub_ps, mul_add: _mm256_fmadd_ps, sum: reduce1, sum4: reduce4,
 }
 
 // ---- i8 -------------------------------------------------------------------------------------
@@ -920,27 +712,16 @@ fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
     }
 }
 
+// The bit-plane kernels are the scalar ones, compiled here with `popcnt` (AVX2 has no vector
+// popcount that would beat it on these short codes).
 #[target_feature(enable = "popcnt")]
 fn and_popcount_planes(planes: &[u64], code: &[u64]) -> u32 {
-    planes
-        .chunks_exact(code.len().max(1))
-        .enumerate()
-        .fold(0u32, |s, (j, plane)| {
-            let ones: u32 = plane
-                .iter()
-                .zip(code)
-                .map(|(p, c)| (p & c).count_ones())
-                .sum();
-            s.wrapping_add(ones.wrapping_shl(j as u32))
-        })
+    crate::scalar::and_popcount_planes(planes, code)
 }
 
 #[target_feature(enable = "popcnt")]
 fn and_popcount_planes_one_to_many(planes: &[u64], bits: usize, codes: &[u64], out: &mut [u32]) {
-    let words = (planes.len() / bits.max(1)).max(1);
-    for (o, c) in out.iter_mut().zip(codes.chunks_exact(words)) {
-        *o = and_popcount_planes(planes, c);
-    }
+    crate::scalar::and_popcount_planes_one_to_many(planes, bits, codes, out)
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -980,71 +761,4 @@ fn dot_f32_bits_one_to_many(query: &[f32], codes: &[u64], out: &mut [f32]) {
 
 // ---- the table ------------------------------------------------------------------------------
 
-/// Plain `fn` wrappers with the table's signatures. They are private to this module and only
-/// [`table`] hands them out, after it has checked the CPU features.
-mod safe {
-    macro_rules! wrap {
-        ($($name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
-            pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: only `table()` hands these wrappers out, and only after detecting
-                // AVX2, FMA and POPCNT on this CPU.
-                unsafe { super::$name($($arg),*) }
-            }
-        )*};
-    }
-    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::dot_or_l2::<false>(a, b) }
-    }
-    pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::dot_or_l2::<true>(a, b) }
-    }
-    pub(super) fn dot_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::one_to_many::<false>(q, b, o) }
-    }
-    pub(super) fn l2_squared_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::one_to_many::<true>(q, b, o) }
-    }
-    wrap! {
-        dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32);
-        dot_many_to_many(q: &[f32], b: &[f32], dim: usize, o: &mut [f32]);
-        dot_i8(a: &[i8], b: &[i8]) -> i32;
-        dot_i8_one_to_many(q: &[i8], b: &[i8], o: &mut [i32]);
-        dot_f32_i8(q: &[f32], c: &[i8]) -> f32;
-        dot_f32_i8_one_to_many(q: &[f32], b: &[i8], o: &mut [f32]);
-        hamming(a: &[u64], b: &[u64]) -> u32;
-        hamming_one_to_many(q: &[u64], c: &[u64], o: &mut [u32]);
-        and_popcount_planes(p: &[u64], c: &[u64]) -> u32;
-        and_popcount_planes_one_to_many(p: &[u64], bits: usize, c: &[u64], o: &mut [u32]);
-        dot_f32_bits(q: &[f32], c: &[u64]) -> f32;
-        dot_f32_bits_one_to_many(q: &[f32], c: &[u64], o: &mut [f32]);
-    }
-}
-
-/// The AVX2 table, if this CPU supports [`Level::Avx2`](crate::Level::Avx2).
-pub(crate) fn table() -> Option<Kernels> {
-    if !crate::Level::Avx2.is_supported() {
-        return None;
-    }
-    Some(Kernels {
-        dot: safe::dot,
-        dot_norms: safe::dot_norms,
-        l2_squared: safe::l2_squared,
-        dot_one_to_many: safe::dot_one_to_many,
-        l2_squared_one_to_many: safe::l2_squared_one_to_many,
-        dot_many_to_many: safe::dot_many_to_many,
-        dot_i8: safe::dot_i8,
-        dot_i8_one_to_many: safe::dot_i8_one_to_many,
-        dot_f32_i8: safe::dot_f32_i8,
-        dot_f32_i8_one_to_many: safe::dot_f32_i8_one_to_many,
-        hamming: safe::hamming,
-        hamming_one_to_many: safe::hamming_one_to_many,
-        and_popcount_planes: safe::and_popcount_planes,
-        and_popcount_planes_one_to_many: safe::and_popcount_planes_one_to_many,
-        dot_f32_bits: safe::dot_f32_bits,
-        dot_f32_bits_one_to_many: safe::dot_f32_bits_one_to_many,
-    })
-}
+backend_table!(Avx2);
