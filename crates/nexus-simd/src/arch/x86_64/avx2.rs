@@ -372,6 +372,45 @@ unsafe fn ld_u64x4(c: &[u64; 4]) -> __m256i {
     unsafe { _mm256_loadu_si256(c.as_ptr().cast()) }
 }
 
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn store_u64x4(out: &mut [u64; 4], v: __m256i) {
+    // SAFETY: AVX2 is available (this function's contract); `out` is 32 writable bytes and an
+    // unaligned store has no alignment requirement.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) }
+}
+
+/// Σ popcnt over the four words of `x`, read from memory by `popcnt` itself (for the reason
+/// given at [`popcnt`], in `asm!`).
+///
+/// # Safety
+/// The CPU must support POPCNT.
+#[inline(always)]
+unsafe fn popcnt4_mem(x: &[u64; 4]) -> u32 {
+    let n: u64;
+    // SAFETY: POPCNT is available (this function's contract); the block reads the 32 bytes of
+    // `x` and nothing else, and writes registers only (and the flags, which `asm!` assumes
+    // clobbered by default).
+    unsafe {
+        std::arch::asm!(
+            "popcnt {a}, qword ptr [{p}]",
+            "popcnt {b}, qword ptr [{p} + 8]",
+            "popcnt {c}, qword ptr [{p} + 16]",
+            "add {a}, {b}",
+            "popcnt {b}, qword ptr [{p} + 24]",
+            "add {c}, {b}",
+            "add {a}, {c}",
+            p = in(reg) x.as_ptr(),
+            a = out(reg) n,
+            b = out(reg) _,
+            c = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    n as u32
+}
+
 /// The 8 totals of 8 codes, from each code's `vpsadbw` vector (4 u64 lanes below 2^16).
 ///
 /// # Safety
@@ -415,11 +454,14 @@ unsafe fn store8_u32(out: &mut [u32; 8], v: __m256i) {
 /// [`hamming_one_to_many`] for codes of exactly `W` words, 8 codes per iteration.
 ///
 /// The first `V` words of each code (a multiple of 4, at most 32) are counted with
-/// [`popcount_bytes`] against the query held in `V / 4` registers, the other `W - V` with
-/// scalar [`popcnt`]: the two run on different ports at the same time, which is what brings
-/// the scan near the read bound (the vector ports alone saturate first). Three vectors of a
-/// code at a time go through a carry-save adder first (Harley–Seal: a + b + c = l + 2h bit by
-/// bit), so they cost two table popcounts instead of three.
+/// [`popcount_bytes`] against the query held in `V / 4` registers, the other `W - V` (a
+/// multiple of 4 too) by scalar `popcnt` ([`popcnt4_mem`]): the two run on different ports at
+/// the same time, which is what brings the scan near the read bound (the vector ports alone
+/// saturate first). Three vectors of a code at a time go through a carry-save adder first
+/// (Harley–Seal: a + b + c = l + 2h bit by bit), so they cost two table popcounts instead of
+/// three. The scalar words are XORed with the query in a vector register and stored to the
+/// stack, and `popcnt` reads them from there: about 2.5 instructions a word instead of 4
+/// (load, XOR, `popcnt`, add), which measured 10–25 % faster on 512- to 1024-bit codes.
 ///
 /// `V <= 32` keeps the query in 8 registers and a byte of counts at most 8 · 8 = 64.
 ///
@@ -432,6 +474,7 @@ unsafe fn hamming_fixed<const W: usize, const V: usize>(
     out: &mut [u32],
 ) {
     const { assert!(V.is_multiple_of(4) && V <= W && V <= 32) };
+    const { assert!((W - V).is_multiple_of(4) && W - V <= 32) };
     let q: &[u64; W] = query.try_into().expect("a query of W words");
     let (qv, _) = q[..V].as_chunks::<4>();
     // SAFETY: AVX2 and POPCNT are available (this function's contract).
@@ -441,6 +484,10 @@ unsafe fn hamming_fixed<const W: usize, const V: usize>(
             *r = ld_u64x4(c);
         }
         let (ones, twos) = (nibble_table(1), nibble_table(2));
+        let mut qs = [_mm256_setzero_si256(); 8];
+        for (r, c) in qs.iter_mut().zip(q[V..].as_chunks::<4>().0) {
+            *r = ld_u64x4(c);
+        }
         let zero = _mm256_setzero_si256();
         let (whole, _) = codes.as_chunks::<W>();
         let (groups, rest) = whole.as_chunks::<8>();
@@ -468,8 +515,10 @@ unsafe fn hamming_fixed<const W: usize, const V: usize>(
                     bytes = _mm256_add_epi8(bytes, popcount_bytes(d, ones));
                 }
                 *sum = _mm256_sad_epu8(bytes, zero);
-                for (c, q) in code[V..].iter().zip(&q[V..]) {
-                    *sc += popcnt(c ^ q);
+                for (c, qm) in code[V..].as_chunks::<4>().0.iter().zip(&qs) {
+                    let mut x = [0u64; 4];
+                    store_u64x4(&mut x, _mm256_xor_si256(ld_u64x4(c), *qm));
+                    *sc += popcnt4_mem(&x);
                 }
             }
             let scalar = _mm256_loadu_si256(scalar.as_ptr().cast());
