@@ -6,17 +6,20 @@
 //! (as in memchr): they are inlined into the per-ISA entry points, and their `# Safety`
 //! contract is the CPU feature.
 //!
-//! Binary one-to-many: AVX2 has no vector popcount, so each code is split between the
+//! Binary one-to-many: AVX2 has no vector popcount, so the work is split between the
 //! nibble-table popcount on the vector ports and scalar `popcnt` on the integer ports, which
-//! run at the same time (either alone saturates first). The one-to-one binary kernels keep the
-//! scalar `popcnt` loop.
+//! run at the same time (either alone saturates first): 384-bit codes by whole codes (four of
+//! six per pass on the vector ports, [`hamming_w6`]), other fixed lengths by words (the last
+//! four words of each code by `popcnt`, [`hamming_fixed`]). The one-to-one binary kernels keep
+//! the scalar `popcnt` loop.
 //!
-//! The f32 and i8 one-to-many scans read four rows per pass in memory order and prefetch
-//! ahead of them (`PREFETCH_F32_BYTES`, `PREFETCH_I8_BYTES`): on Zen 5 the hardware
-//! prefetchers alone left the f32 scan at 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw`
-//! with the sign trick when the query holds no −128. The f32 × i8 scan prefetches too but stays
-//! row by row with the one-to-one kernel, so that its scores are bit for bit those of
-//! `dot_f32_i8`.
+//! The f32 kernels are the shared skeletons of `vector.rs` over `__m256` (two queries × four
+//! rows per many-to-many tile). The f32 and i8 one-to-many scans read four rows per pass in
+//! memory order and prefetch ahead of them (`vector::PREFETCH_F32_BYTES`,
+//! [`PREFETCH_I8_BYTES`]): on Zen 5 the hardware prefetchers alone left the f32 scan at
+//! 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw` with the sign trick when the query
+//! holds no −128. The f32 × i8 scan prefetches too but stays row by row with the one-to-one
+//! kernel, so that its scores are bit for bit those of `dot_f32_i8`.
 
 use std::arch::x86_64::*;
 
@@ -72,7 +75,7 @@ fn reduce1(v: __m256) -> f32 {
 // ---- prefetch -------------------------------------------------------------------------------
 
 /// How far ahead the i8 one-to-many scans prefetch, and how (the f32 ones:
-/// [`vector::PREFETCH_F32_BYTES`]). i8 rows are read at a higher byte rate and so need a longer
+/// [`super::vector::PREFETCH_F32_BYTES`]). i8 rows are read at a higher byte rate and so need a longer
 /// lead (distance ≈ latency × bandwidth): on 100k × 384 i8 rows, `prefetchnta` 16 KiB ahead
 /// measured 1.6–1.7 of the read bound, against 1.4 at 8 KiB, 1.2 with `prefetcht0` 4 KiB and
 /// 0.8–0.9 with no prefetch.
