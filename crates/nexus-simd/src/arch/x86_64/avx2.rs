@@ -16,14 +16,14 @@
 //! The f32 kernels are the shared skeletons of `vector.rs` over `__m256` (two queries × four
 //! rows per many-to-many tile). The f32 and i8 one-to-many scans read four rows per pass in
 //! memory order and prefetch ahead of them (`vector::PREFETCH_F32_BYTES`,
-//! [`PREFETCH_I8_BYTES`]): on Zen 5 the hardware prefetchers alone left the f32 scan at
+//! `vector::PREFETCH_I8_BYTES`): on Zen 5 the hardware prefetchers alone left the f32 scan at
 //! 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw` with the sign trick when the query
 //! holds no −128. The f32 × i8 scan prefetches too but stays row by row with the one-to-one
 //! kernel, so that its scores are bit for bit those of `dot_f32_i8`.
 
 use std::arch::x86_64::*;
 
-use super::vector::{ahead_offsets, prefetch};
+use super::vector::{PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
 use crate::dispatch::Kernels;
 
 // ---- loads ---------------------------------------------------------------------------------
@@ -71,16 +71,6 @@ fn reduce1(v: __m256) -> f32 {
     let h = _mm_add_ss(h, _mm_movehdup_ps(h));
     _mm_cvtss_f32(h)
 }
-
-// ---- prefetch -------------------------------------------------------------------------------
-
-/// How far ahead the i8 one-to-many scans prefetch, and how (the f32 ones:
-/// [`super::vector::PREFETCH_F32_BYTES`]). i8 rows are read at a higher byte rate and so need a longer
-/// lead (distance ≈ latency × bandwidth): on 100k × 384 i8 rows, `prefetchnta` 16 KiB ahead
-/// measured 1.6–1.7 of the read bound, against 1.4 at 8 KiB, 1.2 with `prefetcht0` 4 KiB and
-/// 0.8–0.9 with no prefetch.
-const PREFETCH_I8_BYTES: usize = 16 * 1024;
-const PREFETCH_I8_HINT: i32 = _MM_HINT_NTA;
 
 // ---- f32 ------------------------------------------------------------------------------------
 
@@ -187,7 +177,7 @@ fn pad32(t: &[i8]) -> [i8; 32] {
 
 /// [`dot_i8_one_to_many`]: four rows per pass in memory order, each 32-byte query chunk
 /// loaded once for the four, their lane sums reduced together, rows prefetched
-/// [`PREFETCH_I8_BYTES`] ahead. `SIGN` as for [`i8_step`].
+/// `PREFETCH_I8_BYTES` ahead. `SIGN` as for [`i8_step`].
 ///
 /// # Safety
 /// The CPU must support AVX2; with `SIGN`, no byte of `query` is −128.

@@ -14,6 +14,7 @@
 
 use std::arch::x86_64::*;
 
+use super::vector::{PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
 use crate::dispatch::Kernels;
 
 // ---- loads ---------------------------------------------------------------------------------
@@ -213,8 +214,15 @@ fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
     let qt = ld_b_tail(qt);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
+    // Each group of four rows prefetches the group PREFETCH_I8_BYTES on (as the AVX2 scan).
+    let ahead = ahead_offsets(block.len(), 4 * dim, PREFETCH_I8_BYTES);
     let mut outs = out.chunks_exact_mut(4);
-    for (g, o) in groups.zip(&mut outs) {
+    for ((g, o), ahead) in groups.zip(&mut outs).zip(ahead) {
+        let ahead = block.as_ptr().wrapping_add(ahead);
+        for line in 0..(4 * dim).div_ceil(64) {
+            // SAFETY: SSE is part of x86_64 (a prefetch never faults, see `prefetch`).
+            unsafe { prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(64 * line)) };
+        }
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);
