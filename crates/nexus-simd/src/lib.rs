@@ -57,14 +57,17 @@
 //! Measured with the `kernels` suite at `NEXUS_SIMD=avx2` on an AVX-512 Zen 5 host (2-core
 //! AMD EPYC VM, 2026-12-04; its `bound` reads with AVX-512), medians of interleaved
 //! repetitions, ratios from the same run, 6–12 runs on a shared, noisy host:
-//! - Hamming one-to-many: no vector popcount, so each code is split between the nibble-table
+//! - Hamming one-to-many: no vector popcount, so the work is split between the nibble-table
 //!   popcount (`vpshufb` + `vpsadbw`, three vectors at a time through a Harley–Seal adder, the
-//!   query in registers) on the vector ports and scalar `popcnt` of its last 2–4 words on the
-//!   integer ports, which run at the same time. 1024-bit codes: 0.68–0.81 of the read bound,
-//!   440–510 Mcodes/s (was 0.30, 176–212), but 230–320 Mcodes/s in runs where a neighbour
-//!   evicted the 12.8 MB of codes from L3; 384-bit codes: 0.52–0.57, 1.19–1.28 Gcodes/s (was
-//!   0.26), bound by the vector ports (about 10 vector operations per code) under an L3 bound
-//!   of 2.1–2.3 Gcodes/s (≈ 105 GB/s) — the AVX-512 `VPOPCNTDQ` kernel measures the same 0.57.
+//!   query in registers) on the vector ports and scalar `popcnt` on the integer ports, which run
+//!   at the same time: for 384-bit codes four of every six codes go to the vector ports and two
+//!   to `popcnt`; for other fixed lengths the last four words of each code go to `popcnt`,
+//!   which reads them XORed from the stack. 384-bit codes: 0.53–0.55 of the read bound,
+//!   1.31–1.44 Gcodes/s (was 0.26 originally, 0.46–0.50 in the same runs before this form);
+//!   1024-bit codes: 0.67–0.77 of the bound, 440–500 Mcodes/s, in runs where the 12.8 MB of
+//!   codes stay in L3 (0.36–0.46 where a neighbour evicts them). Both short of 0.8: the bound
+//!   reads L3 with AVX-512 at ≈ 120 GB/s and these kernels are compute-bound (same speed on
+//!   L1-resident codes). The AVX-512 `VPOPCNTDQ` kernel measures 0.46–0.51 on 384-bit codes.
 //! - i8 one-to-many: four rows per pass, `vpmaddubsw` with the sign trick (exact when the query
 //!   holds no −128, as symmetric int8 codes never do; otherwise widened to i16), rows
 //!   prefetched 16 KiB ahead: 98–155 Mscores/s over 100k × 384 codes, 6–12× the scalar path

@@ -418,23 +418,24 @@ fn binary_one_to_many_kernels_are_exact() {
 #[test]
 fn hamming_one_to_many_is_exact_over_many_groups() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    const N: usize = 8 * 5 + 7; // five groups of 8 and a remainder
+    // Five groups of 8 and a remainder; and for the 6-code groups of 384-bit codes, whole
+    // groups only and a remainder of 3.
     for (level, k) in levels() {
         for w in (1..=34).chain([48, 64, 100]) {
-            for adversarial in [false, true] {
+            for (adversarial, n) in [(false, 47), (true, 47), (false, 48), (true, 51)] {
                 let (bq, oq) = at_offset(&words(&mut rng, w, adversarial), 1);
                 let q = &bq[oq..oq + w];
-                let (bc, oc) = at_offset(&words(&mut rng, w * N, adversarial), 3);
-                let mut codes = bc[oc..oc + w * N].to_vec();
+                let (bc, oc) = at_offset(&words(&mut rng, w * n, adversarial), 3);
+                let mut codes = bc[oc..oc + w * n].to_vec();
                 // One code the exact complement of the query: every bit differs.
                 codes[..w].iter_mut().zip(q).for_each(|(c, q)| *c = !q);
-                let mut out = vec![u32::MAX; N];
+                let mut out = vec![u32::MAX; n];
                 (k.hamming_one_to_many)(q, &codes, &mut out);
                 for (r, c) in codes.chunks_exact(w).enumerate() {
                     assert_eq!(
                         u64::from(out[r]),
                         ref_hamming(q, c),
-                        "hamming 1:n {level} w={w} r={r} adversarial={adversarial}"
+                        "hamming 1:n {level} w={w} r={r} n={n} adversarial={adversarial}"
                     );
                 }
             }

@@ -4,6 +4,9 @@
 //! stores (from fixed-size array references, or masked to a slice's length) and the calls
 //! from the plain-`fn` wrappers in [`table`], which is the single place that checks the CPU.
 //!
+//! The f32 one-to-one, one-to-many and many-to-many kernels are the shared skeletons of
+//! `vector.rs` over `__m512` (the `F32Vector` impl below).
+//!
 //! Shapes: one-to-many kernels score 4 rows (f32, i8) or 8 codes (binary) per iteration and
 //! reduce their accumulators together with a transpose-and-add tree, so the horizontal
 //! reduction costs a fraction of a shuffle per score; the multi-query kernel keeps a
@@ -11,6 +14,7 @@
 
 use std::arch::x86_64::*;
 
+use super::vector::{PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
 use crate::dispatch::Kernels;
 
 // ---- loads ---------------------------------------------------------------------------------
@@ -130,185 +134,13 @@ fn store8_u32(out: &mut [u32; 8], v: __m512i) {
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), narrow) }
 }
 
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn store4(out: &mut [f32; 4], v: __m128) {
-    // SAFETY: `out` is 4 writable f32; an unaligned store has no alignment requirement.
-    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) }
-}
-
 // ---- f32 ------------------------------------------------------------------------------------
 
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn step<const L2: bool>(acc: __m512, x: __m512, y: __m512) -> __m512 {
-    if L2 {
-        let d = _mm512_sub_ps(x, y);
-        _mm512_fmadd_ps(d, d, acc)
-    } else {
-        _mm512_fmadd_ps(x, y, acc)
-    }
-}
-
-/// Σ over `a`, `b` of the dot / squared-difference terms, as 16 unreduced lane sums.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn lanes<const L2: bool>(a: &[f32], b: &[f32]) -> __m512 {
-    let mut acc = [_mm512_setzero_ps(); 4];
-    let (ca, ta) = a.as_chunks::<64>();
-    let (cb, tb) = b.as_chunks::<64>();
-    for (x, y) in ca.iter().zip(cb) {
-        let (xs, ys) = (x.as_chunks::<16>().0, y.as_chunks::<16>().0);
-        for k in 0..4 {
-            acc[k] = step::<L2>(acc[k], ld(&xs[k]), ld(&ys[k]));
-        }
-    }
-    let (ca, ta) = ta.as_chunks::<16>();
-    let (cb, tb) = tb.as_chunks::<16>();
-    for (k, (x, y)) in ca.iter().zip(cb).enumerate() {
-        acc[k] = step::<L2>(acc[k], ld(x), ld(y));
-    }
-    if !ta.is_empty() {
-        acc[3] = step::<L2>(acc[3], ld_tail(ta), ld_tail(tb));
-    }
-    _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn dot_or_l2<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
-    _mm512_reduce_add_ps(lanes::<L2>(a, b))
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    let z = _mm512_setzero_ps();
-    let (mut ab, mut aa, mut bb) = ([z; 2], [z; 2], [z; 2]);
-    let (ca, ta) = a.as_chunks::<32>();
-    let (cb, tb) = b.as_chunks::<32>();
-    for (x, y) in ca.iter().zip(cb) {
-        let (xs, ys) = (x.as_chunks::<16>().0, y.as_chunks::<16>().0);
-        for k in 0..2 {
-            let (x, y) = (ld(&xs[k]), ld(&ys[k]));
-            ab[k] = _mm512_fmadd_ps(x, y, ab[k]);
-            aa[k] = _mm512_fmadd_ps(x, x, aa[k]);
-            bb[k] = _mm512_fmadd_ps(y, y, bb[k]);
-        }
-    }
-    let (ca, ta) = ta.as_chunks::<16>();
-    let (cb, tb) = tb.as_chunks::<16>();
-    let mut tail = |x: __m512, y: __m512| {
-        ab[1] = _mm512_fmadd_ps(x, y, ab[1]);
-        aa[1] = _mm512_fmadd_ps(x, x, aa[1]);
-        bb[1] = _mm512_fmadd_ps(y, y, bb[1]);
-    };
-    for (x, y) in ca.iter().zip(cb) {
-        tail(ld(x), ld(y));
-    }
-    tail(ld_tail(ta), ld_tail(tb));
-    (
-        _mm512_reduce_add_ps(_mm512_add_ps(ab[0], ab[1])),
-        _mm512_reduce_add_ps(_mm512_add_ps(aa[0], aa[1])),
-        _mm512_reduce_add_ps(_mm512_add_ps(bb[0], bb[1])),
-    )
-}
-
-/// An `NQ` queries × 4 rows tile: returns `scores[q][r]`. All slices have the same length.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn tile<const NQ: usize, const L2: bool>(qs: [&[f32]; NQ], rows: [&[f32]; 4]) -> [__m128; NQ] {
-    let dim = rows[0].len();
-    let n = dim / 16;
-    let qc = qs.map(|q| &q.as_chunks::<16>().0[..n]);
-    let rc = rows.map(|r| &r.as_chunks::<16>().0[..n]);
-    let mut acc = [[_mm512_setzero_ps(); 4]; NQ];
-    for i in 0..n {
-        let x = [ld(&rc[0][i]), ld(&rc[1][i]), ld(&rc[2][i]), ld(&rc[3][i])];
-        for (a, q) in acc.iter_mut().zip(&qc) {
-            let y = ld(&q[i]);
-            for r in 0..4 {
-                a[r] = step::<L2>(a[r], x[r], y);
-            }
-        }
-    }
-    if !dim.is_multiple_of(16) {
-        let x = rows.map(|r| ld_tail(&r[n * 16..]));
-        for (a, q) in acc.iter_mut().zip(&qs) {
-            let y = ld_tail(&q[n * 16..]);
-            for r in 0..4 {
-                a[r] = step::<L2>(a[r], x[r], y);
-            }
-        }
-    }
-    acc.map(|a| reduce4(a[0], a[1], a[2], a[3]))
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
-    // Rows one after the other (one linear stream for the prefetchers), four rows' lane sums
-    // reduced together by one transpose-and-add tree.
-    let dim = query.len().max(1);
-    let groups = block.chunks_exact(4 * dim);
-    let rest = groups.remainder();
-    let mut outs = out.chunks_exact_mut(4);
-    for (g, o) in groups.zip(&mut outs) {
-        let (r0, g) = g.split_at(dim);
-        let (r1, g) = g.split_at(dim);
-        let (r2, r3) = g.split_at(dim);
-        let s = reduce4(
-            lanes::<L2>(query, r0),
-            lanes::<L2>(query, r1),
-            lanes::<L2>(query, r2),
-            lanes::<L2>(query, r3),
-        );
-        store4(o.try_into().expect("chunks of 4"), s);
-    }
-    for (o, row) in outs.into_remainder().iter_mut().zip(rest.chunks_exact(dim)) {
-        *o = dot_or_l2::<L2>(query, row);
-    }
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
-fn dot_many_to_many(queries: &[f32], block: &[f32], dim: usize, out: &mut [f32]) {
-    let dim = dim.max(1);
-    let n_rows = block.len() / dim;
-    let n_q = queries.len() / dim;
-    // Rows are processed in blocks that stay in L2 (~256 KiB) while every query visits them,
-    // so the block is read from memory once, not once per query.
-    let rows_per_block = ((256 * 1024) / (dim * 4)).max(4) & !3;
-    let mut r0 = 0;
-    while r0 < n_rows {
-        let r_end = (r0 + rows_per_block).min(n_rows);
-        let mut q = 0;
-        while q + 4 <= n_q {
-            let qs: [&[f32]; 4] = std::array::from_fn(|i| &queries[(q + i) * dim..][..dim]);
-            let mut r = r0;
-            while r + 4 <= r_end {
-                let rows: [&[f32]; 4] = std::array::from_fn(|i| &block[(r + i) * dim..][..dim]);
-                let s = tile::<4, false>(qs, rows);
-                for (i, v) in s.into_iter().enumerate() {
-                    let o = &mut out[(q + i) * n_rows + r..][..4];
-                    store4(o.try_into().expect("4 scores"), v);
-                }
-                r += 4;
-            }
-            for r in r..r_end {
-                let row = &block[r * dim..][..dim];
-                for (i, qv) in qs.iter().enumerate() {
-                    out[(q + i) * n_rows + r] = dot_or_l2::<false>(qv, row);
-                }
-            }
-            q += 4;
-        }
-        for q in q..n_q {
-            let qv = &queries[q * dim..][..dim];
-            one_to_many::<false>(
-                qv,
-                &block[r0 * dim..r_end * dim],
-                &mut out[q * n_rows + r0..q * n_rows + r_end],
-            );
-        }
-        r0 = r_end;
-    }
+// Prefetch as in the AVX2 scans (4 KiB ahead, see `vector::PREFETCH_F32_BYTES`).
+f32_backend! {
+    __m512, 16, "avx512f,avx512bw,avx512vl,avx2,fma", tile: 4, prefetch: true,
+    zero: _mm512_setzero_ps, load: ld, load_tail: ld_tail, add: _mm512_add_ps,
+    sub: _mm512_sub_ps, mul_add: _mm512_fmadd_ps, sum: _mm512_reduce_add_ps, sum4: reduce4,
 }
 
 // ---- i8 -------------------------------------------------------------------------------------
@@ -382,8 +214,15 @@ fn dot_i8_one_to_many(query: &[i8], block: &[i8], out: &mut [i32]) {
     let qt = ld_b_tail(qt);
     let groups = block.chunks_exact(4 * dim);
     let rest = groups.remainder();
+    // Each group of four rows prefetches the group PREFETCH_I8_BYTES on (as the AVX2 scan).
+    let ahead = ahead_offsets(block.len(), 4 * dim, PREFETCH_I8_BYTES);
     let mut outs = out.chunks_exact_mut(4);
-    for (g, o) in groups.zip(&mut outs) {
+    for ((g, o), ahead) in groups.zip(&mut outs).zip(ahead) {
+        let ahead = block.as_ptr().wrapping_add(ahead);
+        for line in 0..(4 * dim).div_ceil(64) {
+            // SAFETY: SSE is part of x86_64 (a prefetch never faults, see `prefetch`).
+            unsafe { prefetch::<PREFETCH_I8_HINT, _>(ahead.wrapping_add(64 * line)) };
+        }
         let (r0, g) = g.split_at(dim);
         let (r1, g) = g.split_at(dim);
         let (r2, r3) = g.split_at(dim);
@@ -460,20 +299,44 @@ fn xor_pop_lanes(qc: &[[u64; 8]], qt: __m512i, code: &[u64]) -> __m512i {
     acc
 }
 
+/// The skeleton of the binary one-to-many kernels: codes of `words` words one after the other
+/// (a linear stream), eight at a time by `eight` (the eight codes' u64 lane sums, reduced
+/// together by one transpose-and-add tree), the last `out.len() % 8` by `one`.
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
+#[inline(always)]
+unsafe fn by_eights(
+    codes: &[u64],
+    words: usize,
+    out: &mut [u32],
+    mut eight: impl FnMut(&[u64]) -> [__m512i; 8],
+    mut one: impl FnMut(&[u64]) -> u32,
+) {
+    let groups = codes.chunks_exact(8 * words);
+    let rest = groups.remainder();
+    let mut outs = out.chunks_exact_mut(8);
+    for (g, o) in groups.zip(&mut outs) {
+        let o = o.try_into().expect("chunks of 8");
+        // SAFETY: AVX-512 F is available (this function's contract).
+        unsafe { store8_u32(o, reduce8_epi64(&eight(g))) };
+    }
+    let outs = outs.into_remainder();
+    for (o, c) in outs.iter_mut().zip(rest.chunks_exact(words)) {
+        *o = one(c);
+    }
+}
+
 /// [`hamming_one_to_many`] for codes of exactly `8 * N` words: the query stays in `N`
 /// registers, so each code costs `N` loads, XORs, popcounts and adds.
 #[inline]
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 fn hamming_one_to_many_fixed<const N: usize>(query: &[u64], codes: &[u64], out: &mut [u32]) {
-    let words = 8 * N;
     let mut q = [_mm512_setzero_si512(); N];
     for (v, c) in q.iter_mut().zip(query.as_chunks::<8>().0) {
         *v = ld_i(c);
     }
-    let groups = codes.chunks_exact(8 * words);
-    let rest = groups.remainder();
-    let mut outs = out.chunks_exact_mut(8);
-    for (g, o) in groups.zip(&mut outs) {
+    let eight = |g: &[u64]| {
         let mut acc = [_mm512_setzero_si512(); 8];
         for (a, c) in acc.iter_mut().zip(g.as_chunks::<8>().0.chunks_exact(N)) {
             let mut s = _mm512_setzero_si512();
@@ -482,15 +345,10 @@ fn hamming_one_to_many_fixed<const N: usize>(query: &[u64], codes: &[u64], out: 
             }
             *a = s;
         }
-        store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
-    }
-    for (o, c) in outs
-        .into_remainder()
-        .iter_mut()
-        .zip(rest.chunks_exact(words))
-    {
-        *o = hamming(query, c);
-    }
+        acc
+    };
+    // SAFETY: AVX-512 F is enabled on this function, so on the CPU running it.
+    unsafe { by_eights(codes, 8 * N, out, eight, |c| hamming(query, c)) }
 }
 
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
@@ -502,27 +360,18 @@ fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
         32 => return hamming_one_to_many_fixed::<4>(query, codes, out),
         _ => {}
     }
-    // Codes one after the other (a linear stream), eight codes' lane sums reduced together.
     let words = query.len().max(1);
     let (qc, qt) = query.as_chunks::<8>();
     let qt = ld_i_tail(qt);
-    let groups = codes.chunks_exact(8 * words);
-    let rest = groups.remainder();
-    let mut outs = out.chunks_exact_mut(8);
-    for (g, o) in groups.zip(&mut outs) {
+    let eight = |g: &[u64]| {
         let mut acc = [_mm512_setzero_si512(); 8];
         for (a, c) in acc.iter_mut().zip(g.chunks_exact(words)) {
             *a = xor_pop_lanes(qc, qt, c);
         }
-        store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
-    }
-    for (o, c) in outs
-        .into_remainder()
-        .iter_mut()
-        .zip(rest.chunks_exact(words))
-    {
-        *o = hamming(query, c);
-    }
+        acc
+    };
+    // SAFETY: AVX-512 F is enabled on this function, so on the CPU running it.
+    unsafe { by_eights(codes, words, out, eight, |c| hamming(query, c)) }
 }
 
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
@@ -548,10 +397,7 @@ fn and_popcount_planes_one_to_many(planes: &[u64], bits: usize, codes: &[u64], o
     let words = (planes.len() / bits.max(1)).max(1);
     let n = words / 8;
     let plane: Vec<&[u64]> = planes.chunks_exact(words).collect();
-    let groups = codes.chunks_exact(8 * words);
-    let rest = groups.remainder();
-    let mut outs = out.chunks_exact_mut(8);
-    for (g, o) in groups.zip(&mut outs) {
+    let eight = |g: &[u64]| {
         let cs: [&[u64]; 8] = std::array::from_fn(|i| &g[i * words..][..words]);
         let mut acc = [_mm512_setzero_si512(); 8];
         for i in 0..=n {
@@ -572,15 +418,10 @@ fn and_popcount_planes_one_to_many(planes: &[u64], bits: usize, codes: &[u64], o
                 }
             }
         }
-        store8_u32(o.try_into().expect("chunks of 8"), reduce8_epi64(&acc));
-    }
-    for (o, c) in outs
-        .into_remainder()
-        .iter_mut()
-        .zip(rest.chunks_exact(words))
-    {
-        *o = and_popcount_planes(planes, c);
-    }
+        acc
+    };
+    // SAFETY: AVX-512 F is enabled on this function, so on the CPU running it.
+    unsafe { by_eights(codes, words, out, eight, |c| and_popcount_planes(planes, c)) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
@@ -612,71 +453,4 @@ fn dot_f32_bits_one_to_many(query: &[f32], codes: &[u64], out: &mut [f32]) {
 
 // ---- the table ------------------------------------------------------------------------------
 
-/// Plain `fn` wrappers with the table's signatures. They are private to this module and only
-/// [`table`] hands them out, after it has checked the CPU features.
-mod safe {
-    macro_rules! wrap {
-        ($($name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
-            pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
-                // SAFETY: only `table()` hands these wrappers out, and only after detecting
-                // AVX-512 F/BW/VL/VNNI/VPOPCNTDQ, AVX2 and FMA on this CPU.
-                unsafe { super::$name($($arg),*) }
-            }
-        )*};
-    }
-    pub(super) fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::dot_or_l2::<true>(a, b) }
-    }
-    pub(super) fn l2_squared_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::one_to_many::<true>(q, b, o) }
-    }
-    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::dot_or_l2::<false>(a, b) }
-    }
-    pub(super) fn dot_one_to_many(q: &[f32], b: &[f32], o: &mut [f32]) {
-        // SAFETY: as for every wrapper in this module.
-        unsafe { super::one_to_many::<false>(q, b, o) }
-    }
-    wrap! {
-        dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32);
-        dot_many_to_many(q: &[f32], b: &[f32], dim: usize, o: &mut [f32]);
-        dot_i8(a: &[i8], b: &[i8]) -> i32;
-        dot_i8_one_to_many(q: &[i8], b: &[i8], o: &mut [i32]);
-        dot_f32_i8(q: &[f32], c: &[i8]) -> f32;
-        dot_f32_i8_one_to_many(q: &[f32], b: &[i8], o: &mut [f32]);
-        hamming(a: &[u64], b: &[u64]) -> u32;
-        hamming_one_to_many(q: &[u64], c: &[u64], o: &mut [u32]);
-        and_popcount_planes(p: &[u64], c: &[u64]) -> u32;
-        and_popcount_planes_one_to_many(p: &[u64], bits: usize, c: &[u64], o: &mut [u32]);
-        dot_f32_bits(q: &[f32], c: &[u64]) -> f32;
-        dot_f32_bits_one_to_many(q: &[f32], c: &[u64], o: &mut [f32]);
-    }
-}
-
-/// The AVX-512 table, if this CPU supports [`Level::Avx512`](crate::Level::Avx512).
-pub(crate) fn table() -> Option<Kernels> {
-    if !crate::Level::Avx512.is_supported() {
-        return None;
-    }
-    Some(Kernels {
-        dot: safe::dot,
-        dot_norms: safe::dot_norms,
-        l2_squared: safe::l2_squared,
-        dot_one_to_many: safe::dot_one_to_many,
-        l2_squared_one_to_many: safe::l2_squared_one_to_many,
-        dot_many_to_many: safe::dot_many_to_many,
-        dot_i8: safe::dot_i8,
-        dot_i8_one_to_many: safe::dot_i8_one_to_many,
-        dot_f32_i8: safe::dot_f32_i8,
-        dot_f32_i8_one_to_many: safe::dot_f32_i8_one_to_many,
-        hamming: safe::hamming,
-        hamming_one_to_many: safe::hamming_one_to_many,
-        and_popcount_planes: safe::and_popcount_planes,
-        and_popcount_planes_one_to_many: safe::and_popcount_planes_one_to_many,
-        dot_f32_bits: safe::dot_f32_bits,
-        dot_f32_bits_one_to_many: safe::dot_f32_bits_one_to_many,
-    })
-}
+backend_table!(Avx512);
