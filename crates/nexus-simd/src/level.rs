@@ -14,6 +14,7 @@ pub const ENV_VAR: &str = "NEXUS_SIMD";
 /// - `Avx512`: AVX-512 F, BW, VL, VNNI and VPOPCNTDQ (Ice Lake / Sapphire Rapids Xeons, Zen 4).
 ///   Older AVX-512 parts without VNNI or VPOPCNTDQ (Skylake-SP, Cascade Lake) run `Avx2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Level {
     /// Portable Rust, no intrinsics.
     Scalar,
