@@ -355,7 +355,7 @@ impl HnswIndex {
             .filter(|&u| !store.is_deleted(u))
             .collect();
         let source = match &store.vectors {
-            graph::Vectors::Owned(_) => None,
+            graph::Vectors::Owned(_) | graph::Vectors::Inline => None,
             graph::Vectors::Source { source, .. } => Some(Arc::clone(source)),
         };
         let mut fresh = Store::new(
@@ -372,9 +372,10 @@ impl HnswIndex {
             let level = self.level_for(i);
             let row = match &store.vectors {
                 graph::Vectors::Source { rows, .. } => rows[u as usize],
-                graph::Vectors::Owned(_) => 0,
+                graph::Vectors::Owned(_) | graph::Vectors::Inline => 0,
             };
-            let v = matches!(store.vectors, graph::Vectors::Owned(_)).then(|| store.vector(u));
+            let v =
+                (!matches!(store.vectors, graph::Vectors::Source { .. })).then(|| store.vector(u));
             let node = fresh.push_node(store.ids[u as usize], level, v, row);
             map.insert(store.ids[u as usize], node);
         }
@@ -480,14 +481,17 @@ impl HnswIndex {
             return Vec::new();
         }
         let ef = self.ef_search.load(Relaxed).max(k);
-        let accept =
-            |u: u32| !store.is_deleted(u) && filter.is_none_or(|f| f.allows(store.ids[u as usize]));
+        // Without deletes or a filter every node is accepted: no per-node lookups.
+        let check = filter.is_some() || store.n_deleted.load(Relaxed) > 0;
+        let accept = |u: u32| {
+            !check
+                || (!store.is_deleted(u) && filter.is_none_or(|f| f.allows(store.ids[u as usize])))
+        };
         let mut visited = self.take_visited();
-        let metric = self.params.metric;
         let found = match (&store.codes, self.params.traversal) {
             (Some(codes), Traversal::Int8) if codes.codec.is_some() => {
                 let codec = codes.codec.as_ref().expect("checked");
-                let mut scorer = Int8Scorer::new(codes, codec, q, metric);
+                let mut scorer = Int8Scorer::new(store, codes, codec, q);
                 let found = Self::walk(
                     store,
                     &mut scorer,

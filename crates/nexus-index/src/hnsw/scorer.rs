@@ -60,9 +60,8 @@ impl Scorer for F32Scorer<'_> {
 /// in, is quantized to i8 with one scale of its own, so a score is one i8 × i8 dot product:
 /// `<q, x> ≈ scale · Σ q8·c` (and `−‖q − x‖² ≈ 2<q, x> − ‖x̂‖²` up to a per-query constant).
 pub(crate) struct Int8Scorer<'a> {
-    codes: &'a [i8],
+    store: &'a Store,
     norms: &'a [f32],
-    dim: usize,
     query: Vec<i8>,
     scale: f32,
     l2: bool,
@@ -71,15 +70,19 @@ pub(crate) struct Int8Scorer<'a> {
 }
 
 impl<'a> Int8Scorer<'a> {
-    pub(crate) fn new(codes: &'a Codes, codec: &Int8Codec, query: &[f32], metric: Metric) -> Self {
+    pub(crate) fn new(
+        store: &'a Store,
+        codes: &'a Codes,
+        codec: &Int8Codec,
+        query: &[f32],
+    ) -> Self {
         let (query, scale) = codec.query_i8(query);
         Self {
-            codes: &codes.codes,
+            store,
             norms: &codes.norms,
-            dim: query.len(),
             query,
             scale,
-            l2: metric == Metric::L2,
+            l2: store.metric == Metric::L2,
             gathered: Vec::new(),
             raw: Vec::new(),
         }
@@ -87,8 +90,7 @@ impl<'a> Int8Scorer<'a> {
 
     #[inline]
     fn code(&self, node: u32) -> &'a [i8] {
-        let u = node as usize;
-        &self.codes[u * self.dim..(u + 1) * self.dim]
+        self.store.code(node)
     }
 
     #[inline]
