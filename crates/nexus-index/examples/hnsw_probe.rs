@@ -74,8 +74,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let source = Arc::new(MappedVectors::open(&path, dim)?);
         let t = Instant::now();
         let cpu0 = process_cpu_s();
-        let index = HnswIndex::with_source(source, params)?;
-        index.add_rows(&ids, &(0..n).collect::<Vec<_>>())?;
+        // HNSW_PROBE_CACHE=FILE: load the graph from FILE if it exists, else build and save it
+        // there (to profile searches without rebuilding).
+        let cache = std::env::var_os("HNSW_PROBE_CACHE").map(std::path::PathBuf::from);
+        let index = match &cache {
+            Some(file) if file.exists() => HnswIndex::load_with_source(file, source)?,
+            _ => {
+                let index = HnswIndex::with_source(source, params)?;
+                index.add_rows(&ids, &(0..n).collect::<Vec<_>>())?;
+                if let Some(file) = &cache {
+                    index.save(file)?;
+                }
+                index
+            }
+        };
         eprintln!(
             "build {:.2} s ({:.2} CPU-s)",
             t.elapsed().as_secs_f64(),

@@ -15,7 +15,8 @@
 //!   a filter that passes 1% of the ids, against the exact filtered top 10.
 //!
 //! `--quick`: the bundled data cut to 2,000 vectors, 50 queries, two ef points, one rep, no
-//! anchors.
+//! anchors. `--no-anchors`: no usearch / hnsw_rs. `--hnsw-only`: no flat and quantized rows.
+//! `--efs 32,64,…`: the ef sweep instead of the default one.
 //!
 //! An anchor that fails (an error, or a panic inside the crate) is reported as one line on
 //! stderr and its rows are left out; our rows and the other anchor's are kept. The matched-recall table (best single-thread QPS among the sweep points with
@@ -499,11 +500,22 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     };
     let reps = if quick { 1 } else { 5 };
     let efc = if quick { 64 } else { 200 };
-    let efs: &[usize] = if quick {
+    let default_efs: &[usize] = if quick {
         &[32, 64]
     } else {
         &[16, 24, 32, 40, 48, 64, 80, 96, 128, 192]
     };
+    let efs_flag: Option<Vec<usize>> = match ctx.flag("--efs") {
+        Some(list) => Some(
+            list.split(',')
+                .map(|e| e.trim().parse::<usize>().ok().filter(|&e| e > 0))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("--efs: bad list {list:?}"))?,
+        ),
+        None => None,
+    };
+    let efs: &[usize] = efs_flag.as_deref().unwrap_or(default_efs);
+    let hnsw_only = ctx.has_flag("--hnsw-only");
     let anchors = !quick && !ctx.has_flag("--no-anchors");
     let mut rows = Vec::new();
     // The timed subset, with its ground truth recomputed when the base is cut.
@@ -522,8 +534,10 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     };
     let ds = &data;
 
-    flat_rows(ds, n, nq, reps, &mut rows)?;
-    quantized_rows(ds, n, nq, reps, &mut rows)?;
+    if !hnsw_only {
+        flat_rows(ds, n, nq, reps, &mut rows)?;
+        quantized_rows(ds, n, nq, reps, &mut rows)?;
+    }
 
     let build = format!("m{M}-efc{efc}");
     let bar = progress(if anchors { 4 } else { 2 }, "index: building");

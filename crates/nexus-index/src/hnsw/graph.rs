@@ -377,6 +377,34 @@ impl Store {
         }
     }
 
+    /// The neighbours of `node` at `level` not yet in `visited`, marked now, into `fresh`
+    /// (`scratch` is a buffer for upper levels). Level 0 reads the block in place.
+    #[inline]
+    fn fresh_neighbours(
+        &self,
+        node: u32,
+        level: u8,
+        visited: &mut Visited,
+        scratch: &mut Vec<u32>,
+        fresh: &mut Vec<u32>,
+    ) {
+        fresh.clear();
+        if level == 0 {
+            for w in &self.block(node)[..self.m0] {
+                let v = w.load(Relaxed);
+                if v == NONE {
+                    break;
+                }
+                if visited.insert(v) {
+                    fresh.push(v);
+                }
+            }
+        } else {
+            self.neighbours_into(node, level, scratch);
+            fresh.extend(scratch.iter().copied().filter(|&v| visited.insert(v)));
+        }
+    }
+
     /// Replaces `node`'s list at `level` (caller holds the node's lock).
     pub(crate) fn set_links(&self, node: u32, level: u8, list: &[u32]) {
         if level == 0 {
@@ -441,9 +469,7 @@ impl Store {
             if let Some(next) = candidates.peek() {
                 self.prefetch_links(next.item, level);
             }
-            self.neighbours_into(c.item, level, &mut neigh);
-            fresh.clear();
-            fresh.extend(neigh.iter().copied().filter(|&v| visited.insert(v)));
+            self.fresh_neighbours(c.item, level, visited, &mut neigh, &mut fresh);
             scorer.score_many(&fresh, &mut scores);
             for (&v, &s) in fresh.iter().zip(&scores) {
                 if s > worst {

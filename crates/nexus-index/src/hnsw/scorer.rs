@@ -11,6 +11,8 @@ use crate::metric::Metric;
 /// Cache lines of an f32 vector prefetched ahead: the whole vector at d = 384 (measured
 /// 5–10% faster than 8 lines with the hardware streamer left to fetch the rest).
 const F32_PREFETCH_LINES: usize = 24;
+/// How many nodes ahead of the one being scored the f32 vectors are prefetched.
+const F32_PREFETCH_AHEAD: usize = 2;
 
 /// Scores nodes for a walk; larger is better.
 pub(crate) trait Scorer {
@@ -44,11 +46,11 @@ impl Scorer for F32Scorer<'_> {
 
     fn score_many(&mut self, nodes: &[u32], out: &mut Vec<f32>) {
         out.clear();
-        if let Some(&first) = nodes.first() {
-            prefetch(self.store.vector(first), F32_PREFETCH_LINES);
+        for &u in nodes.iter().take(F32_PREFETCH_AHEAD) {
+            prefetch(self.store.vector(u), F32_PREFETCH_LINES);
         }
         for (i, &u) in nodes.iter().enumerate() {
-            if let Some(&next) = nodes.get(i + 1) {
+            if let Some(&next) = nodes.get(i + F32_PREFETCH_AHEAD) {
                 prefetch(self.store.vector(next), F32_PREFETCH_LINES);
             }
             out.push(self.score(u));
