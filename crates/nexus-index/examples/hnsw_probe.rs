@@ -96,8 +96,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index
     } else {
         let cpu0 = process_cpu_s();
-        let index = HnswIndex::new(dim, params)?;
-        index.add_batch(&ids, ds.base.as_flat())?;
+        let cache = std::env::var_os("HNSW_PROBE_CACHE").map(std::path::PathBuf::from);
+        let index = match &cache {
+            Some(file) if file.exists() => HnswIndex::load(file)?,
+            _ => {
+                let index = HnswIndex::new(dim, params)?;
+                index.add_batch(&ids, ds.base.as_flat())?;
+                if let Some(file) = &cache {
+                    index.save(file)?;
+                }
+                index
+            }
+        };
         eprintln!(
             "build {:.2} s ({:.2} CPU-s)",
             t.elapsed().as_secs_f64(),
