@@ -231,7 +231,8 @@ impl Store {
         for (w, c) in words.zip(bytes.chunks(4)) {
             let mut b = [0u8; 4];
             b[..c.len()].copy_from_slice(c);
-            *w.get_mut() = u32::from_ne_bytes(b);
+            // The words are read back as bytes in memory order (`code`, `vector`).
+            *w.get_mut() = bytemuck::pod_read_unaligned::<u32>(&b);
         }
     }
 
@@ -286,7 +287,7 @@ impl Store {
             Vectors::Owned(v) => v.extend_from_slice(vector.expect("owned storage takes vectors")),
             Vectors::Inline => {
                 let v = vector.expect("owned storage takes vectors");
-                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_ne_bytes()).collect();
+                let bytes: Vec<u8> = bytemuck::cast_slice::<f32, u8>(v).to_vec();
                 self.set_payload(node, &bytes);
             }
             Vectors::Source { rows, .. } => rows.push(row),
