@@ -23,6 +23,8 @@ const SUITE_FLAGS: &[(&str, bool)] = &[
     ("--no-throughput", false),
     ("--open-memories", true),
     ("--no-anchors", false),
+    ("--hnsw-only", false),
+    ("--efs", true),
 ];
 
 #[derive(Default)]

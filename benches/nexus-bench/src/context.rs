@@ -32,6 +32,12 @@ pub(crate) struct SuiteFlags {
     /// index: skip the usearch and hnsw_rs anchors.
     #[arg(long)]
     pub(crate) no_anchors: bool,
+    /// index: only the HNSW rows (no flat and quantized ones).
+    #[arg(long)]
+    pub(crate) hnsw_only: bool,
+    /// index: the ef values of the HNSW sweep instead of the default ones.
+    #[arg(long, value_name = "EF,EF,…", value_delimiter = ',', value_parser = clap::value_parser!(usize))]
+    pub(crate) efs: Vec<usize>,
 }
 
 pub(crate) struct Context {

@@ -75,8 +75,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let source = Arc::new(MappedVectors::open(&path, dim)?);
         let t = Instant::now();
         let cpu0 = process_cpu_s();
-        let index = HnswIndex::with_source(source, params)?;
-        index.add_rows(&ids, &(0..n).collect::<Vec<_>>())?;
+        // HNSW_PROBE_CACHE=FILE: load the graph from FILE if it exists, else build and save it
+        // there (to profile searches without rebuilding).
+        let cache = std::env::var_os("HNSW_PROBE_CACHE").map(std::path::PathBuf::from);
+        let index = match &cache {
+            Some(file) if file.exists() => HnswIndex::load_with_source(file, source)?,
+            _ => {
+                let index = HnswIndex::with_source(source, params)?;
+                index.add_rows(&ids, &(0..n).collect::<Vec<_>>())?;
+                if let Some(file) = &cache {
+                    index.save(file)?;
+                }
+                index
+            }
+        };
         eprintln!(
             "build {:.2} s ({:.2} CPU-s)",
             t.elapsed().as_secs_f64(),
@@ -85,8 +97,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index
     } else {
         let cpu0 = process_cpu_s();
-        let index = HnswIndex::new(dim, params)?;
-        index.add_batch(&ids, ds.base.as_flat())?;
+        let cache = std::env::var_os("HNSW_PROBE_CACHE").map(std::path::PathBuf::from);
+        let index = match &cache {
+            Some(file) if file.exists() => HnswIndex::load(file)?,
+            _ => {
+                let index = HnswIndex::new(dim, params)?;
+                index.add_batch(&ids, ds.base.as_flat())?;
+                if let Some(file) = &cache {
+                    index.save(file)?;
+                }
+                index
+            }
+        };
         eprintln!(
             "build {:.2} s ({:.2} CPU-s)",
             t.elapsed().as_secs_f64(),

@@ -15,7 +15,8 @@
 //!   a filter that passes 1% of the ids, against the exact filtered top 10.
 //!
 //! `--quick`: the bundled data cut to 2,000 vectors, 50 queries, two ef points, one rep, no
-//! anchors.
+//! anchors. `--no-anchors`: no usearch / hnsw_rs. `--hnsw-only`: no flat and quantized rows.
+//! `--efs 32,64,…`: the ef sweep instead of the default one.
 //!
 //! An anchor that fails (an error, or a panic inside the crate) is reported as one line on
 //! stderr and its rows are left out; our rows and the other anchor's are kept. The matched-recall table (best single-thread QPS among the sweep points with
@@ -502,11 +503,20 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     };
     let reps = if quick { 1 } else { 5 };
     let efc = if quick { 64 } else { 200 };
-    let efs: &[usize] = if quick {
+    let default_efs: &[usize] = if quick {
         &[32, 64]
     } else {
         &[16, 24, 32, 40, 48, 64, 80, 96, 128, 192]
     };
+    if ctx.flags.efs.contains(&0) {
+        return Err("--efs: every ef must be at least 1".into());
+    }
+    let efs: &[usize] = if ctx.flags.efs.is_empty() {
+        default_efs
+    } else {
+        &ctx.flags.efs
+    };
+    let hnsw_only = ctx.flags.hnsw_only;
     let anchors = !quick && !ctx.flags.no_anchors;
     let mut rows = Vec::new();
     // The timed subset, with its ground truth recomputed when the base is cut.
@@ -525,8 +535,10 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     };
     let ds = &data;
 
-    flat_rows(ds, n, nq, reps, &mut rows)?;
-    quantized_rows(ds, n, nq, reps, &mut rows)?;
+    if !hnsw_only {
+        flat_rows(ds, n, nq, reps, &mut rows)?;
+        quantized_rows(ds, n, nq, reps, &mut rows)?;
+    }
 
     let build = format!("m{M}-efc{efc}");
     let bar = progress(if anchors { 4 } else { 2 }, "index: building");

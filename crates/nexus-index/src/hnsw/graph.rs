@@ -1,5 +1,7 @@
-//! The graph itself: flat neighbour arrays of atomics (readers never lock), one small lock
-//! per node for writers, vectors (owned or in a caller's source) and optional int8 codes.
+//! The graph itself: one cache-line-aligned block per node holding its level-0 neighbour
+//! list (atomics: readers never lock) and its traversal payload (int8 code or f32 vector),
+//! upper-level lists apart, one small lock per node for writers, vectors (in the blocks, in a
+//! flat array, or in a caller's source).
 
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -24,7 +26,11 @@ const TRAIN_MAX: usize = 16_384;
 
 /// Where node vectors live.
 pub(crate) enum Vectors {
+    /// In a flat array of their own (int8 traversal: the blocks hold the codes).
     Owned(Vec<f32>),
+    /// In the node blocks, right after the level-0 list (f32 traversal).
+    Inline,
+    /// In the caller's source; the index keeps row numbers.
     Source {
         source: Arc<dyn VectorSource>,
         rows: Vec<u32>,
@@ -35,17 +41,48 @@ impl std::fmt::Debug for Vectors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Vectors::Owned(v) => write!(f, "Owned({} floats)", v.len()),
+            Vectors::Inline => write!(f, "Inline"),
             Vectors::Source { rows, .. } => write!(f, "Source({} rows)", rows.len()),
         }
     }
 }
 
+/// The int8 codec and the decoded norms; the codes themselves live in the node blocks.
 #[derive(Debug)]
 pub(crate) struct Codes {
     pub(crate) codec: Option<Int8Codec>,
     pub(crate) trained_on: usize,
-    pub(crate) codes: Vec<i8>,
     pub(crate) norms: Vec<f32>,
+}
+
+/// Words in a cache line.
+pub(crate) const LINE_WORDS: usize = 16;
+
+/// One 64-byte cache line of words: node blocks are whole, aligned lines.
+#[repr(C, align(64))]
+pub(crate) struct Line([AtomicU32; LINE_WORDS]);
+
+impl Line {
+    fn empty() -> Self {
+        Self(std::array::from_fn(|_| AtomicU32::new(NONE)))
+    }
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Line")
+    }
+}
+
+/// What a node block holds after its level-0 list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payload {
+    /// Nothing (f32 traversal on a caller's source).
+    None,
+    /// The node's int8 code (`dim` bytes).
+    Code,
+    /// The node's f32 vector (`dim` floats).
+    Vector,
 }
 
 #[derive(Debug)]
@@ -57,8 +94,13 @@ pub(crate) struct Store {
     pub(crate) ids: Vec<u64>,
     pub(crate) levels: Vec<u8>,
     pub(crate) deleted: Vec<AtomicBool>,
-    /// Per node `1 + m0` words: the count, then the neighbours.
-    pub(crate) level0: Vec<AtomicU32>,
+    /// Per node one block of `stride` words (whole cache lines, 64-byte aligned): the level-0
+    /// list (`m0` words, empty slots hold `NONE`), then the payload — what one step of a walk
+    /// touches sits in one block.
+    pub(crate) blocks: Vec<Line>,
+    /// Words per node block (a multiple of [`LINE_WORDS`]).
+    pub(crate) stride: usize,
+    pub(crate) payload: Payload,
     /// Per node: index into `upper`, or `NONE` for level-0-only nodes.
     pub(crate) upper_slot: Vec<u32>,
     /// Per node with levels 1..=L: `L · (1 + m)` words, level 1 first.
@@ -79,29 +121,41 @@ impl Store {
         int8: bool,
         source: Option<Arc<dyn VectorSource>>,
     ) -> Self {
+        let (vectors, payload) = match (source, int8) {
+            (Some(source), _) => (
+                Vectors::Source {
+                    source,
+                    rows: Vec::new(),
+                },
+                if int8 { Payload::Code } else { Payload::None },
+            ),
+            (None, true) => (Vectors::Owned(Vec::new()), Payload::Code),
+            (None, false) => (Vectors::Inline, Payload::Vector),
+        };
+        let m0 = 2 * m;
+        let payload_words = match payload {
+            Payload::None => 0,
+            Payload::Code => dim.div_ceil(4),
+            Payload::Vector => dim,
+        };
         Self {
             dim,
             m,
-            m0: 2 * m,
+            m0,
             metric,
             ids: Vec::new(),
             levels: Vec::new(),
             deleted: Vec::new(),
-            level0: Vec::new(),
+            blocks: Vec::new(),
+            stride: (m0 + payload_words).next_multiple_of(LINE_WORDS),
+            payload,
             upper_slot: Vec::new(),
             upper: Vec::new(),
             locks: Vec::new(),
-            vectors: match source {
-                None => Vectors::Owned(Vec::new()),
-                Some(source) => Vectors::Source {
-                    source,
-                    rows: Vec::new(),
-                },
-            },
+            vectors,
             codes: int8.then(|| Codes {
                 codec: None,
                 trained_on: 0,
-                codes: Vec::new(),
                 norms: Vec::new(),
             }),
             entry: Mutex::new((NONE, 0)),
@@ -117,12 +171,68 @@ impl Store {
         self.len() - self.n_deleted.load(Relaxed)
     }
 
+    /// The `stride` words of `node`'s block.
+    #[inline]
+    pub(crate) fn block(&self, node: u32) -> &[AtomicU32] {
+        let lines = self.stride / LINE_WORDS;
+        let b = &self.blocks[node as usize * lines..(node as usize + 1) * lines];
+        // SAFETY: `Line` is `repr(C)` around `[AtomicU32; 16]`, 64 bytes with no padding, so
+        // `b.len()` consecutive lines are `16 · b.len()` consecutive, initialised words of one
+        // allocation, borrowed for as long as `b` is.
+        unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<AtomicU32>(), b.len() * LINE_WORDS) }
+    }
+
+    /// The payload of `node`'s block as `len` bytes (`len` ≤ the payload's size).
+    #[inline]
+    fn payload_ptr(&self, node: u32, len: usize) -> *const u8 {
+        let words = &self.block(node)[self.m0..];
+        assert!(len <= words.len() * 4, "payload out of its block");
+        words.as_ptr().cast::<u8>()
+    }
+
+    /// `node`'s int8 code (in its block; only with [`Payload::Code`]).
+    #[inline]
+    pub(crate) fn code(&self, node: u32) -> &[i8] {
+        debug_assert_eq!(self.payload, Payload::Code);
+        let p = self.payload_ptr(node, self.dim);
+        // SAFETY: `payload_ptr` checked that `dim` bytes lie inside the block, which `self`
+        // borrows. Payload words are written only through `&mut Store` (push, encode, load),
+        // never through the shared atomics, so nothing mutates them while this borrow lives;
+        // any bit pattern is a valid i8.
+        unsafe { std::slice::from_raw_parts(p.cast::<i8>(), self.dim) }
+    }
+
     #[inline]
     pub(crate) fn vector(&self, node: u32) -> &[f32] {
         let n = node as usize;
         match &self.vectors {
             Vectors::Owned(v) => &v[n * self.dim..(n + 1) * self.dim],
+            Vectors::Inline => {
+                let p = self.payload_ptr(node, self.dim * 4);
+                // SAFETY: as in `code`: `dim` floats lie inside the block (checked), the
+                // payload is written only through `&mut Store`; the block is 64-byte aligned
+                // and the payload starts `m0` words in, so the pointer is 4-byte aligned; the
+                // words were stored from f32 bits, and any bit pattern is a valid f32.
+                unsafe { std::slice::from_raw_parts(p.cast::<f32>(), self.dim) }
+            }
             Vectors::Source { source, rows } => source.row(rows[n] as usize),
+        }
+    }
+
+    /// Writes `bytes` (at most the payload's size) into `node`'s payload.
+    fn set_payload(&mut self, node: u32, bytes: &[u8]) {
+        let m0 = self.m0;
+        let lines = self.stride / LINE_WORDS;
+        let start = node as usize * lines;
+        let words = self.blocks[start..start + lines]
+            .iter_mut()
+            .flat_map(|l| l.0.iter_mut())
+            .skip(m0);
+        for (w, c) in words.zip(bytes.chunks(4)) {
+            let mut b = [0u8; 4];
+            b[..c.len()].copy_from_slice(c);
+            // The words are read back as bytes in memory order (`code`, `vector`).
+            *w.get_mut() = bytemuck::pod_read_unaligned::<u32>(&b);
         }
     }
 
@@ -136,15 +246,15 @@ impl Store {
         self.ids.reserve_exact(extra);
         self.levels.reserve_exact(extra);
         self.deleted.reserve_exact(extra);
-        self.level0.reserve_exact(extra * (1 + self.m0));
+        self.blocks.reserve_exact(extra * self.stride / LINE_WORDS);
         self.upper_slot.reserve_exact(extra);
         self.locks.reserve_exact(extra);
         match &mut self.vectors {
             Vectors::Owned(v) => v.reserve_exact(extra * self.dim),
+            Vectors::Inline => {}
             Vectors::Source { rows, .. } => rows.reserve_exact(extra),
         }
         if let Some(c) = self.codes.as_mut() {
-            c.codes.reserve_exact(extra * self.dim);
             c.norms.reserve_exact(extra);
         }
     }
@@ -162,8 +272,8 @@ impl Store {
         self.ids.push(id);
         self.levels.push(level);
         self.deleted.push(AtomicBool::new(false));
-        self.level0
-            .extend((0..1 + self.m0).map(|_| AtomicU32::new(0)));
+        self.blocks
+            .extend((0..self.stride / LINE_WORDS).map(|_| Line::empty()));
         if level > 0 {
             self.upper_slot.push(self.upper.len() as u32);
             let words = usize::from(level) * (1 + self.m);
@@ -175,9 +285,26 @@ impl Store {
         self.locks.push(Mutex::new(()));
         match &mut self.vectors {
             Vectors::Owned(v) => v.extend_from_slice(vector.expect("owned storage takes vectors")),
+            Vectors::Inline => {
+                let v = vector.expect("owned storage takes vectors");
+                let bytes: Vec<u8> = bytemuck::cast_slice::<f32, u8>(v).to_vec();
+                self.set_payload(node, &bytes);
+            }
             Vectors::Source { rows, .. } => rows.push(row),
         }
+        if let Some(c) = self.codes.as_mut() {
+            c.norms.push(0.0);
+        }
         node
+    }
+
+    /// Stores `code` as `node`'s code and its decoded norm (loading a file).
+    pub(crate) fn set_code(&mut self, node: u32, code: &[i8], norm: f32) {
+        let bytes: &[u8] = bytemuck::cast_slice(code);
+        self.set_payload(node, bytes);
+        if let Some(c) = self.codes.as_mut() {
+            c.norms[node as usize] = norm;
+        }
     }
 
     /// Encodes nodes `from..` (or retrains and re-encodes all, while the index is young).
@@ -187,7 +314,6 @@ impl Store {
         let Some(mut codes) = self.codes.take() else {
             return;
         };
-        codes.codes.resize(n * dim, 0);
         codes.norms.resize(n, 0.0);
         let mut start = from;
         if n > 0
@@ -204,26 +330,32 @@ impl Store {
             start = 0;
         }
         if let Some(codec) = codes.codec.as_ref() {
+            let mut code = vec![0i8; dim];
             for u in start..n {
-                let code = &mut codes.codes[u * dim..(u + 1) * dim];
-                codec.encode(self.vector(u as u32), code);
-                codes.norms[u] = codec.decoded_norm2(code);
+                codec.encode(self.vector(u as u32), &mut code);
+                codes.norms[u] = codec.decoded_norm2(&code);
+                self.set_payload(u as u32, bytemuck::cast_slice(&code));
             }
         }
         self.codes = Some(codes);
     }
 
-    /// The words of `node`'s list at `level`: `[count, neighbours…]`.
+    /// The words of `node`'s list at a level ≥ 1: `[count, neighbours…]`.
     #[inline]
-    pub(crate) fn links(&self, node: u32, level: u8) -> &[AtomicU32] {
+    fn upper_links(&self, node: u32, level: u8) -> &[AtomicU32] {
+        let slot = self.upper_slot[node as usize] as usize;
+        let w = 1 + self.m;
+        let l = usize::from(level) - 1;
+        &self.upper[slot][l * w..(l + 1) * w]
+    }
+
+    /// Starts loading `node`'s list at `level` into the cache.
+    #[inline]
+    pub(crate) fn prefetch_links(&self, node: u32, level: u8) {
         if level == 0 {
-            let w = 1 + self.m0;
-            &self.level0[node as usize * w..(node as usize + 1) * w]
+            prefetch(&self.block(node)[..self.m0], 2);
         } else {
-            let slot = self.upper_slot[node as usize] as usize;
-            let w = 1 + self.m;
-            let l = usize::from(level) - 1;
-            &self.upper[slot][l * w..(l + 1) * w]
+            prefetch(self.upper_links(node, level), 2);
         }
     }
 
@@ -232,19 +364,64 @@ impl Store {
     #[inline]
     pub(crate) fn neighbours_into(&self, node: u32, level: u8, out: &mut Vec<u32>) {
         out.clear();
-        let words = self.links(node, level);
-        let count = (words[0].load(Relaxed) as usize).min(words.len() - 1);
-        out.extend(words[1..=count].iter().map(|w| w.load(Relaxed)));
+        if level == 0 {
+            out.extend(
+                self.block(node)[..self.m0]
+                    .iter()
+                    .map(|w| w.load(Relaxed))
+                    .take_while(|&v| v != NONE),
+            );
+        } else {
+            let words = self.upper_links(node, level);
+            let count = (words[0].load(Relaxed) as usize).min(words.len() - 1);
+            out.extend(words[1..=count].iter().map(|w| w.load(Relaxed)));
+        }
+    }
+
+    /// The neighbours of `node` at `level` not yet in `visited`, marked now, into `fresh`
+    /// (`scratch` is a buffer for upper levels). Level 0 reads the block in place.
+    #[inline]
+    fn fresh_neighbours(
+        &self,
+        node: u32,
+        level: u8,
+        visited: &mut Visited,
+        scratch: &mut Vec<u32>,
+        fresh: &mut Vec<u32>,
+    ) {
+        fresh.clear();
+        if level == 0 {
+            for w in &self.block(node)[..self.m0] {
+                let v = w.load(Relaxed);
+                if v == NONE {
+                    break;
+                }
+                if visited.insert(v) {
+                    fresh.push(v);
+                }
+            }
+        } else {
+            self.neighbours_into(node, level, scratch);
+            fresh.extend(scratch.iter().copied().filter(|&v| visited.insert(v)));
+        }
     }
 
     /// Replaces `node`'s list at `level` (caller holds the node's lock).
     pub(crate) fn set_links(&self, node: u32, level: u8, list: &[u32]) {
-        let words = self.links(node, level);
-        let count = list.len().min(words.len() - 1);
-        for (w, &v) in words[1..].iter().zip(&list[..count]) {
-            w.store(v, Relaxed);
+        if level == 0 {
+            let words = &self.block(node)[..self.m0];
+            let count = list.len().min(words.len());
+            for (i, w) in words.iter().enumerate() {
+                w.store(if i < count { list[i] } else { NONE }, Relaxed);
+            }
+        } else {
+            let words = self.upper_links(node, level);
+            let count = list.len().min(words.len() - 1);
+            for (w, &v) in words[1..].iter().zip(&list[..count]) {
+                w.store(v, Relaxed);
+            }
+            words[0].store(count as u32, Relaxed);
         }
-        words[0].store(count as u32, Relaxed);
     }
 
     pub(crate) fn max_links(&self, level: u8) -> usize {
@@ -291,11 +468,9 @@ impl Store {
                 break;
             }
             if let Some(next) = candidates.peek() {
-                prefetch(self.links(next.item, level), 2);
+                self.prefetch_links(next.item, level);
             }
-            self.neighbours_into(c.item, level, &mut neigh);
-            fresh.clear();
-            fresh.extend(neigh.iter().copied().filter(|&v| visited.insert(v)));
+            self.fresh_neighbours(c.item, level, visited, &mut neigh, &mut fresh);
             scorer.score_many(&fresh, &mut scores);
             for (&v, &s) in fresh.iter().zip(&scores) {
                 if s > worst {
@@ -370,7 +545,7 @@ impl Store {
         let query = self.vector(node);
         let codes = self.codes.as_ref();
         if let Some((codes, codec)) = codes.and_then(|c| c.codec.as_ref().map(|k| (c, k))) {
-            let mut scorer = Int8Scorer::new(codes, codec, query, self.metric);
+            let mut scorer = Int8Scorer::new(self, codes, codec, query);
             self.link_with(&mut scorer, node, ef_construction, visited);
         } else {
             let mut scorer = F32Scorer::new(self, query);
@@ -544,17 +719,19 @@ impl Store {
     pub(crate) fn heap_bytes(&self) -> usize {
         let vectors = match &self.vectors {
             Vectors::Owned(v) => v.capacity() * 4,
+            Vectors::Inline => 0,
             Vectors::Source { rows, .. } => rows.capacity() * 4,
         };
-        let codes = self.codes.as_ref().map_or(0, |c| {
-            c.codes.capacity() + c.norms.capacity() * 4 + self.dim * 4
-        });
+        let codes = self
+            .codes
+            .as_ref()
+            .map_or(0, |c| c.norms.capacity() * 4 + self.dim * 4);
         let upper: usize =
             self.upper.iter().map(|b| b.len() * 4 + 16).sum::<usize>() + self.upper.capacity() * 16;
         self.ids.capacity() * 8
             + self.levels.capacity()
             + self.deleted.capacity()
-            + self.level0.capacity() * 4
+            + self.blocks.capacity() * std::mem::size_of::<Line>()
             + self.upper_slot.capacity() * 4
             + self.locks.capacity() * std::mem::size_of::<Mutex<()>>()
             + upper
@@ -564,7 +741,7 @@ impl Store {
 
     pub(crate) fn mapped_bytes(&self) -> usize {
         match &self.vectors {
-            Vectors::Owned(_) => 0,
+            Vectors::Owned(_) | Vectors::Inline => 0,
             Vectors::Source { source, rows } if source.mapped_bytes() > 0 => {
                 rows.len() * self.dim * 4
             }

@@ -5,11 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
-use parking_lot::Mutex;
-
-use super::graph::{Codes, MAX_LEVEL, NONE, Store, Vectors};
+use super::graph::{MAX_LEVEL, NONE, Store, Vectors};
 use super::{HnswIndex, HnswParams, Traversal};
 use crate::codes::Int8Codec;
 use crate::error::{Corrupt, Error, Result, corrupt};
@@ -66,8 +64,13 @@ impl HnswIndex {
         pad(&mut b);
         b.extend(store.deleted.iter().map(|d| u8::from(d.load(Relaxed))));
         pad(&mut b);
-        for w in &store.level0 {
-            b.extend_from_slice(&w.load(Relaxed).to_le_bytes());
+        let mut list = Vec::with_capacity(store.m0);
+        for u in 0..n as u32 {
+            store.neighbours_into(u, 0, &mut list);
+            b.extend_from_slice(&(list.len() as u32).to_le_bytes());
+            for i in 0..store.m0 {
+                b.extend_from_slice(&list.get(i).copied().unwrap_or(0).to_le_bytes());
+            }
         }
         pad(&mut b);
         for list in &store.upper {
@@ -77,18 +80,26 @@ impl HnswIndex {
         }
         pad(&mut b);
         match &store.vectors {
-            Vectors::Owned(v) => v.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
+            Vectors::Owned(_) | Vectors::Inline => {
+                for u in 0..n as u32 {
+                    for x in store.vector(u) {
+                        b.extend_from_slice(&x.to_le_bytes());
+                    }
+                }
+            }
             Vectors::Source { rows, .. } => rows
                 .iter()
                 .for_each(|x| b.extend_from_slice(&x.to_le_bytes())),
         }
         pad(&mut b);
-        if let Some((c, k)) = codec {
+        if let Some((_, k)) = codec {
             k.scales()
                 .iter()
                 .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
             pad(&mut b);
-            b.extend(c.codes.iter().map(|&x| x as u8));
+            for u in 0..n as u32 {
+                b.extend(store.code(u).iter().map(|&x| x as u8));
+            }
             pad(&mut b);
         }
         let crc = crc32c::crc32c(&b);
@@ -236,7 +247,8 @@ impl HnswIndex {
         let level0 = words(sec.take(n * (1 + m0), 4)?);
         let upper_words: usize = levels.iter().map(|&l| usize::from(l) * (1 + m)).sum();
         let upper_flat = words(sec.take(upper_words, 4)?);
-        let mut vectors = match &source {
+        // f32 vectors (owned) or source rows.
+        let (flat, rows): (Vec<f32>, Vec<u32>) = match &source {
             None => {
                 let v: Vec<f32> = sec
                     .take(n * dim, 4)?
@@ -246,7 +258,7 @@ impl HnswIndex {
                 if v.iter().any(|x| !x.is_finite()) {
                     return Err(corrupt(Corrupt::NonFinite));
                 }
-                Vectors::Owned(v)
+                (v, Vec::new())
             }
             Some(s) => {
                 if s.dim() != dim {
@@ -266,41 +278,21 @@ impl HnswIndex {
                         len: s.len(),
                     });
                 }
-                Vectors::Source {
-                    source: Arc::clone(s),
-                    rows,
-                }
+                (Vec::new(), rows)
             }
         };
-        let codes = if traversal == Traversal::Int8 {
-            let (codec, codes) = if has_codec {
+        let (codec, codes): (Option<Int8Codec>, &[u8]) =
+            if traversal == Traversal::Int8 && has_codec {
                 let scales: Vec<f32> = sec
                     .take(dim, 4)?
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
                     .collect();
                 let codec = Int8Codec::from_scales(scales).ok_or(corrupt(Corrupt::NonFinite))?;
-                let codes: Vec<i8> = sec.take(n * dim, 1)?.iter().map(|&b| b as i8).collect();
-                (Some(codec), codes)
+                (Some(codec), sec.take(n * dim, 1)?)
             } else {
-                (None, Vec::new())
+                (None, &[])
             };
-            let norms = match &codec {
-                Some(k) => codes
-                    .chunks_exact(dim)
-                    .map(|c| k.decoded_norm2(c))
-                    .collect(),
-                None => Vec::new(),
-            };
-            Some(Codes {
-                codec,
-                trained_on: trained_on as usize,
-                codes,
-                norms,
-            })
-        } else {
-            None
-        };
         if sec.pos != body.len() {
             return Err(corrupt(Corrupt::Trailing {
                 extra: (body.len() - sec.pos) as u64,
@@ -315,14 +307,9 @@ impl HnswIndex {
                 return Err(corrupt(Corrupt::Graph { node: u as u64 }));
             }
         }
-        let mut upper_slot = vec![NONE; n];
-        let mut upper = Vec::new();
         let mut off = 0;
         for u in 0..n {
             let l = usize::from(levels[u]);
-            if l == 0 {
-                continue;
-            }
             let w = l * (1 + m);
             let block = &upper_flat[off..off + w];
             off += w;
@@ -336,13 +323,6 @@ impl HnswIndex {
                     return Err(corrupt(Corrupt::Graph { node: u as u64 }));
                 }
             }
-            upper_slot[u] = upper.len() as u32;
-            upper.push(
-                block
-                    .iter()
-                    .map(|&x| AtomicU32::new(x))
-                    .collect::<Box<[_]>>(),
-            );
         }
         let entry_ok = if n == 0 {
             entry == NONE
@@ -363,29 +343,44 @@ impl HnswIndex {
                 return Err(corrupt(Corrupt::DuplicateId { id }));
             }
         }
-        if let Vectors::Owned(v) = &mut vectors {
-            v.shrink_to_fit();
+        // Everything checked: lay the nodes out.
+        let mut store = Store::new(dim, m, metric, traversal == Traversal::Int8, source);
+        store.reserve(n);
+        for u in 0..n {
+            let vector = (!flat.is_empty()).then(|| &flat[u * dim..(u + 1) * dim]);
+            let row = rows.get(u).copied().unwrap_or(0);
+            store.push_node(ids[u], levels[u], vector, row);
         }
-        let store = Store {
-            dim,
-            m,
-            m0,
-            metric,
-            ids,
-            deleted: deleted_raw
-                .iter()
-                .map(|&d| AtomicBool::new(d == 1))
-                .collect(),
-            levels,
-            level0: level0.into_iter().map(AtomicU32::new).collect(),
-            upper_slot,
-            upper,
-            locks: (0..n).map(|_| Mutex::new(())).collect(),
-            vectors,
-            codes,
-            entry: Mutex::new((entry, entry_level as u8)),
-            n_deleted: n_deleted.into(),
-        };
+        drop(flat);
+        let mut off = 0;
+        for u in 0..n {
+            let node = u as u32;
+            let list = &level0[u * (1 + m0)..(u + 1) * (1 + m0)];
+            store.set_links(node, 0, &list[1..=list[0] as usize]);
+            for l in 1..=levels[u] {
+                let list = &upper_flat[off..off + 1 + m];
+                off += 1 + m;
+                store.set_links(node, l, &list[1..=list[0] as usize]);
+            }
+            if deleted_raw[u] == 1 {
+                store.deleted[u].store(true, Relaxed);
+            }
+        }
+        store.n_deleted.store(n_deleted, Relaxed);
+        *store.entry.lock() = (entry, entry_level as u8);
+        if let Some(c) = store.codes.as_mut() {
+            c.trained_on = trained_on as usize;
+        }
+        if let Some(codec) = codec {
+            for u in 0..n {
+                let code: &[i8] = bytemuck::cast_slice(&codes[u * dim..(u + 1) * dim]);
+                let norm = codec.decoded_norm2(code);
+                store.set_code(u as u32, code, norm);
+            }
+            if let Some(c) = store.codes.as_mut() {
+                c.codec = Some(codec);
+            }
+        }
         Ok(Self::from_parts(dim, params, store, map))
     }
 }

@@ -11,6 +11,8 @@ use crate::metric::Metric;
 /// Cache lines of an f32 vector prefetched ahead: the whole vector at d = 384 (measured
 /// 5–10% faster than 8 lines with the hardware streamer left to fetch the rest).
 const F32_PREFETCH_LINES: usize = 24;
+/// How many nodes ahead of the one being scored the f32 vectors are prefetched.
+const F32_PREFETCH_AHEAD: usize = 2;
 
 /// Scores nodes for a walk; larger is better.
 pub(crate) trait Scorer {
@@ -44,11 +46,11 @@ impl Scorer for F32Scorer<'_> {
 
     fn score_many(&mut self, nodes: &[u32], out: &mut Vec<f32>) {
         out.clear();
-        if let Some(&first) = nodes.first() {
-            prefetch(self.store.vector(first), F32_PREFETCH_LINES);
+        for &u in nodes.iter().take(F32_PREFETCH_AHEAD) {
+            prefetch(self.store.vector(u), F32_PREFETCH_LINES);
         }
         for (i, &u) in nodes.iter().enumerate() {
-            if let Some(&next) = nodes.get(i + 1) {
+            if let Some(&next) = nodes.get(i + F32_PREFETCH_AHEAD) {
                 prefetch(self.store.vector(next), F32_PREFETCH_LINES);
             }
             out.push(self.score(u));
@@ -60,9 +62,8 @@ impl Scorer for F32Scorer<'_> {
 /// in, is quantized to i8 with one scale of its own, so a score is one i8 × i8 dot product:
 /// `<q, x> ≈ scale · Σ q8·c` (and `−‖q − x‖² ≈ 2<q, x> − ‖x̂‖²` up to a per-query constant).
 pub(crate) struct Int8Scorer<'a> {
-    codes: &'a [i8],
+    store: &'a Store,
     norms: &'a [f32],
-    dim: usize,
     query: Vec<i8>,
     scale: f32,
     l2: bool,
@@ -71,15 +72,19 @@ pub(crate) struct Int8Scorer<'a> {
 }
 
 impl<'a> Int8Scorer<'a> {
-    pub(crate) fn new(codes: &'a Codes, codec: &Int8Codec, query: &[f32], metric: Metric) -> Self {
+    pub(crate) fn new(
+        store: &'a Store,
+        codes: &'a Codes,
+        codec: &Int8Codec,
+        query: &[f32],
+    ) -> Self {
         let (query, scale) = codec.query_i8(query);
         Self {
-            codes: &codes.codes,
+            store,
             norms: &codes.norms,
-            dim: query.len(),
             query,
             scale,
-            l2: metric == Metric::L2,
+            l2: store.metric == Metric::L2,
             gathered: Vec::new(),
             raw: Vec::new(),
         }
@@ -87,8 +92,7 @@ impl<'a> Int8Scorer<'a> {
 
     #[inline]
     fn code(&self, node: u32) -> &'a [i8] {
-        let u = node as usize;
-        &self.codes[u * self.dim..(u + 1) * self.dim]
+        self.store.code(node)
     }
 
     #[inline]
