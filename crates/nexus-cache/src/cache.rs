@@ -5,7 +5,6 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -13,6 +12,7 @@ use hashbrown::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::clock::{Clock, SystemClock, now_nanos};
+use crate::counter::Counter;
 use crate::error::Error;
 use crate::flight::Flight;
 use crate::policy::{Entry, NEVER, Peek, Policy, Sink};
@@ -27,13 +27,12 @@ type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 type Listener<K, V> = Box<dyn Fn(K, V, RemovalCause) + Send + Sync>;
 type ShardCell<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
-/// One shard: its hit counter, its policy, the loads in flight for its keys, and its other
-/// counters, behind the shard's own (cache-padded) reader-writer lock. A hit takes the lock
-/// shared, notes the access in the entry itself (see [`Policy::peek`]) and counts itself in
-/// `hits`, beside the lock word (a line the lock already wrote): hits never wait for each
-/// other, and hits on different shards write no shared cache line.
+/// One shard: its policy, the loads in flight for its keys, and its counters, behind the
+/// shard's own (cache-padded) reader-writer lock. A hit takes the lock shared, notes the
+/// access in the entry itself (see [`Policy::peek`]) and counts itself in the cache's
+/// [`Counter`] (in a cell of the calling thread's own): hits never wait for each other, and
+/// hits on different shards write no shared cache line.
 struct Shard<K, V> {
-    hits: AtomicU64,
     policy: Policy<K, V>,
     flights: HashTable<FlightSlot<K, V>>,
     next_ticket: u64,
@@ -63,6 +62,8 @@ impl<K: Eq, V> Shard<K, V> {
 /// All methods take `&self`; share it with `Arc` or scoped threads.
 pub struct Cache<K, V> {
     shards: Box<[ShardCell<K, V>]>,
+    /// Lookups that found a live entry.
+    hits: Counter,
     hasher: ahash::RandomState,
     shard_mask: u64,
     capacity: u64,
@@ -178,7 +179,6 @@ where
                 let cap = base + u64::from(s < extra);
                 let seed = hasher.hash_one(s);
                 CachePadded::new(RwLock::new(Shard {
-                    hits: AtomicU64::new(0),
                     policy: Policy::new(cap, seed),
                     flights: HashTable::new(),
                     next_ticket: 0,
@@ -189,6 +189,7 @@ where
             .collect();
         Ok(Cache {
             shards: shard_list.into_boxed_slice(),
+            hits: Counter::new(),
             hasher,
             shard_mask: shards as u64 - 1,
             capacity,
@@ -294,7 +295,7 @@ where
         let guard = shard.read();
         match guard.policy.peek(hash, key, &mut || now.get()) {
             Peek::Live(v) => {
-                guard.hits.fetch_add(1, Ordering::Relaxed);
+                self.hits.add_one();
                 Some(v.clone())
             }
             Peek::Expired | Peek::Absent => None,
@@ -345,7 +346,7 @@ where
                 .get(hash, key, &mut || now.get(), &mut sink)
                 .cloned();
             if found.is_some() {
-                *shard.hits.get_mut() += 1;
+                self.hits.add_one();
             } else {
                 shard.misses += 1;
             }
@@ -462,7 +463,7 @@ where
                 .cloned()
             {
                 if !counted {
-                    *guard.hits.get_mut() += 1;
+                    self.hits.add_one();
                 }
                 drop(guard);
                 self.notify(sink);
@@ -585,10 +586,12 @@ where
     /// The counters and current size, summed over the shards (each read under its lock; the
     /// sum is not one atomic snapshot while other threads write).
     pub fn stats(&self) -> Stats {
-        let mut s = Stats::default();
+        let mut s = Stats {
+            hits: self.hits.sum(),
+            ..Stats::default()
+        };
         for shard in self.shards.iter() {
-            let mut shard = self.write(shard);
-            s.hits += *shard.hits.get_mut();
+            let shard = self.write(shard);
             s.misses += shard.misses;
             s.rejected += shard.rejected;
             s.evictions += shard.policy.counters.evictions;
