@@ -65,10 +65,10 @@ fn slot() -> Option<usize> {
     SLOT.try_with(|s| s.0).ok().flatten()
 }
 
-/// One counter: a cell per pool slot plus a shared one.
+/// One counter: a cell per pool slot, then the shared one (index [`SLOTS`]); boxed, so the
+/// counter itself is small.
 pub(crate) struct Counter {
     cells: Box<[CachePadded<AtomicU64>]>,
-    shared: CachePadded<AtomicU64>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -80,10 +80,9 @@ impl std::fmt::Debug for Counter {
 impl Counter {
     pub(crate) fn new() -> Self {
         Self {
-            cells: (0..SLOTS)
+            cells: (0..=SLOTS)
                 .map(|_| CachePadded::new(AtomicU64::new(0)))
                 .collect(),
-            shared: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
@@ -96,18 +95,19 @@ impl Counter {
                 cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             }
             None => {
-                self.shared.fetch_add(1, Ordering::Relaxed);
+                self.shared().fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
+    /// The cell of the threads without a slot.
+    fn shared(&self) -> &AtomicU64 {
+        &self.cells[SLOTS]
+    }
+
     /// The events counted so far (exact for the threads joined since).
     pub(crate) fn sum(&self) -> u64 {
-        self.cells
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum::<u64>()
-            + self.shared.load(Ordering::Relaxed)
+        self.cells.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -140,6 +140,6 @@ mod tests {
             });
         }
         assert_eq!(counter.sum(), 2 * threads as u64 * per_thread);
-        assert!(counter.shared.load(Ordering::Relaxed) > 0);
+        assert!(counter.shared().load(Ordering::Relaxed) > 0);
     }
 }
