@@ -12,10 +12,10 @@ use hashbrown::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::clock::{Clock, SystemClock, now_nanos};
+use crate::counter::Counter;
 use crate::error::Error;
 use crate::flight::Flight;
 use crate::policy::{Entry, NEVER, Peek, Policy, Sink};
-use crate::reads::ReadBuffer;
 use crate::stats::{RemovalCause, Stats};
 
 /// Shards are kept at least this large by default, so that sharding does not distort the policy.
@@ -27,17 +27,15 @@ type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 type Listener<K, V> = Box<dyn Fn(K, V, RemovalCause) + Send + Sync>;
 type ShardCell<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
-/// One shard: its policy, its buffered hits, the loads in flight for its keys, and its
-/// counters, behind the shard's own (cache-padded) reader-writer lock. A hit takes the lock
-/// shared and appends to `reads`: hits never wait for each other, and hits on different shards
-/// write no shared cache line. Every holder of the exclusive lock first applies the buffered
-/// hits ([`Shard::drain`]), so the policy sees each access in order before any change.
+/// One shard: its policy, the loads in flight for its keys, and its counters, behind the
+/// shard's own (cache-padded) reader-writer lock. A hit takes the lock shared, notes the
+/// access in the entry itself (see [`Policy::peek`]) and counts itself in the cache's
+/// [`Counter`] (in a cell of the calling thread's own): hits never wait for each other, and
+/// hits on different shards write no shared cache line.
 struct Shard<K, V> {
     policy: Policy<K, V>,
-    reads: ReadBuffer,
     flights: HashTable<FlightSlot<K, V>>,
     next_ticket: u64,
-    hits: u64,
     misses: u64,
     rejected: u64,
 }
@@ -51,27 +49,6 @@ struct FlightSlot<K, V> {
 }
 
 impl<K: Eq, V> Shard<K, V> {
-    /// Applies the hits buffered under the shared lock, oldest first (each counts as a hit).
-    fn drain(&mut self) {
-        let Self {
-            policy,
-            reads,
-            hits,
-            ..
-        } = self;
-        // Load everything the hits will touch first, so their cache misses overlap.
-        let mut warmed = 0;
-        for i in reads.pending() {
-            warmed ^= policy.warm(i);
-        }
-        std::hint::black_box(warmed);
-        reads.drain(|i, hash_low| {
-            let applied = policy.record_hit(i, hash_low);
-            debug_assert!(applied, "buffered hits are drained before any removal");
-            *hits += 1;
-        });
-    }
-
     /// Removes the load of `ticket` from the in-flight table; its waiters, if any.
     fn take_flight(&mut self, hash: u64, ticket: u64) -> Option<Arc<Flight<V>>> {
         let slot = self.flights.find_entry(hash, |f| f.ticket == ticket).ok()?;
@@ -85,6 +62,8 @@ impl<K: Eq, V> Shard<K, V> {
 /// All methods take `&self`; share it with `Arc` or scoped threads.
 pub struct Cache<K, V> {
     shards: Box<[ShardCell<K, V>]>,
+    /// Lookups that found a live entry.
+    hits: Counter,
     hasher: ahash::RandomState,
     shard_mask: u64,
     capacity: u64,
@@ -201,10 +180,8 @@ where
                 let seed = hasher.hash_one(s);
                 CachePadded::new(RwLock::new(Shard {
                     policy: Policy::new(cap, seed),
-                    reads: ReadBuffer::new(),
                     flights: HashTable::new(),
                     next_ticket: 0,
-                    hits: 0,
                     misses: 0,
                     rejected: 0,
                 }))
@@ -212,6 +189,7 @@ where
             .collect();
         Ok(Cache {
             shards: shard_list.into_boxed_slice(),
+            hits: Counter::new(),
             hasher,
             shard_mask: shards as u64 - 1,
             capacity,
@@ -298,17 +276,15 @@ where
         &self.shards[((hash >> 32) & self.shard_mask) as usize]
     }
 
-    /// The shard's exclusive lock, with its buffered hits applied.
+    /// The shard's exclusive lock.
     #[inline]
     fn write<'a>(&self, shard: &'a RwLock<Shard<K, V>>) -> RwLockWriteGuard<'a, Shard<K, V>> {
-        let mut guard = shard.write();
-        guard.drain();
-        guard
+        shard.write()
     }
 
     /// The fast path of a lookup, under the shard's shared lock: a live entry's value, its
-    /// hit buffered for the policy. `None` when absent, expired, or the buffer is full: the
-    /// caller then looks up again under the exclusive lock.
+    /// access noted and its hit counted. `None` when absent or expired: the caller then looks
+    /// up again under the exclusive lock.
     #[inline]
     fn get_shared<Q>(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: &Q) -> Option<V>
     where
@@ -318,8 +294,11 @@ where
         let mut now = self.now();
         let guard = shard.read();
         match guard.policy.peek(hash, key, &mut || now.get()) {
-            Peek::Live(i, v) if guard.reads.push(i, hash) => Some(v.clone()),
-            _ => None,
+            Peek::Live(v) => {
+                self.hits.add_one();
+                Some(v.clone())
+            }
+            Peek::Expired | Peek::Absent => None,
         }
     }
 
@@ -367,7 +346,7 @@ where
                 .get(hash, key, &mut || now.get(), &mut sink)
                 .cloned();
             if found.is_some() {
-                shard.hits += 1;
+                self.hits.add_one();
             } else {
                 shard.misses += 1;
             }
@@ -484,7 +463,7 @@ where
                 .cloned()
             {
                 if !counted {
-                    guard.hits += 1;
+                    self.hits.add_one();
                 }
                 drop(guard);
                 self.notify(sink);
@@ -604,13 +583,15 @@ where
         }
     }
 
-    /// The counters and current size, summed over the shards (each read under its lock, with
-    /// its buffered hits applied; the sum is not one atomic snapshot while other threads write).
+    /// The counters and current size, summed over the shards (each read under its lock; the
+    /// sum is not one atomic snapshot while other threads write).
     pub fn stats(&self) -> Stats {
-        let mut s = Stats::default();
+        let mut s = Stats {
+            hits: self.hits.sum(),
+            ..Stats::default()
+        };
         for shard in self.shards.iter() {
             let shard = self.write(shard);
-            s.hits += shard.hits;
             s.misses += shard.misses;
             s.rejected += shard.rejected;
             s.evictions += shard.policy.counters.evictions;
@@ -636,7 +617,6 @@ struct Leader<'a, K: Eq, V: Clone> {
 impl<K: Eq, V: Clone> Drop for Leader<'_, K, V> {
     fn drop(&mut self) {
         if !self.finished {
-            // Only the flight table is touched: the policy's buffered hits may stay buffered.
             let waiters = self
                 .waiters
                 .take()

@@ -15,18 +15,21 @@
 //! recently refused candidates and of recently evicted main-space entries): a key that comes
 //! back soon after the window let it go grows the window, one that comes back soon after the
 //! main space let it go shrinks it. So recency-heavy workloads get an LRU-like cache and
-//! frequency-heavy ones a TinyLFU-like one. The ghosts cost about 30 bytes each, for 10 % (refused)
-//! plus 5 % (evicted) of the entries held.
+//! frequency-heavy ones a TinyLFU-like one. Hits only count an entry's accesses; the sketch
+//! and the lists take them when the entry reaches a list's back (the window is a FIFO,
+//! probation and protected give an accessed entry a second chance, CLOCK-style). The ghosts
+//! cost about 30 bytes each, for 10 % (refused) plus 5 % (evicted) of the entries held.
 //! Every operation is O(1) amortized, except entries with a time to live (O(log n) each) and the
 //! explicit bulk operations [`Cache::invalidate_if`] and [`Cache::clear`] (O(entries)).
 //!
 //! # Concurrency
 //! Keys are hashed once (ahash) and spread over independently locked, cache-padded shards
-//! (reader-writer locks). A hit takes its shard's lock *shared* and appends the access to the
-//! shard's read buffer: concurrent hits never wait for each other, and all state a hit writes
-//! (lock word, buffer) is its shard's own. Whoever next takes the shard's lock exclusively (a
-//! miss, an insert, a full buffer) first applies the buffered hits in order, so the policy sees
-//! exactly the accesses a single-threaded run would. [`Cache::get_or_insert_with`] is
+//! (reader-writer locks). A hit takes its shard's lock *shared*, notes the access in the entry
+//! itself (a saturating count, not written once at its cap) and counts the hit in a counter
+//! cell of its thread's own (no read-modify-write): concurrent hits never wait for each other,
+//! and a hit writes no shared line but its shard's lock word (and, below the cap, its entry). The policy applies noted accesses lazily, when
+//! an entry reaches a list's back under the exclusive lock (see the policy above: window FIFO,
+//! CLOCK-like probation and protected). [`Cache::get_or_insert_with`] is
 //! single-flight; a panicking loader (or weigher) neither poisons the cache nor wedges the
 //! threads waiting for it: one of them loads instead.
 //!
@@ -85,12 +88,12 @@
 
 mod cache;
 mod clock;
+mod counter;
 mod deque;
 mod error;
 mod flight;
 mod ghost;
 mod policy;
-mod reads;
 mod sketch;
 mod stats;
 

@@ -79,12 +79,6 @@ impl Sketch {
         }
     }
 
-    /// Loads the block holding the counters of `hash` (see [`Policy::warm`](crate::policy)).
-    #[inline]
-    pub(crate) fn touch(&self, hash: u64) -> u64 {
-        self.table[self.slots(hash)[0].0]
-    }
-
     /// The estimated recent access count of the key of `hash` (never below the true count
     /// since the last halving, capped at 15).
     #[inline]
