@@ -404,7 +404,10 @@ impl Nexus {
         &self.inner.dir
     }
 
-    /// Remembers one memory; returns its id (engine-assigned, never reused). Durable on
+    /// Remembers one memory; returns its id: a new one (engine-assigned, never reused), or
+    /// the existing memory's when its [`key`](Memory::key) is live in its namespace (the
+    /// memory is replaced: an upsert) or, with [`Options::dedup`] on (the default), when a
+    /// live memory has the same namespace, text and vector (nothing is written). Durable on
     /// return under [`Durability::Grouped`] (the default) or `Always`.
     ///
     /// # Errors
@@ -554,6 +557,7 @@ impl Nexus {
         if inner.options.durability == Durability::Grouped {
             inner.store.sync()?;
         }
+        inner.after_write();
         Ok(())
     }
 
