@@ -23,6 +23,12 @@ pub enum Error {
         /// Index of the first non-finite value (in the flat batch for batch calls).
         position: usize,
     },
+    /// A value larger in magnitude than [`nexus_simd::MAX_ABS`] (scores could overflow to ±∞).
+    #[error("value at position {position} exceeds the input bound nexus_simd::MAX_ABS (1e15)")]
+    TooLarge {
+        /// Index of the first such value (in the flat batch for batch calls).
+        position: usize,
+    },
     /// A zero vector under the cosine metric (it has no direction).
     #[error("zero vector cannot be normalised for cosine")]
     ZeroVector,

@@ -68,9 +68,15 @@ pub(crate) fn check_vector(dim: usize, v: &[f32], offset: usize) -> Result<()> {
     check_finite(v, offset)
 }
 
+/// Every value finite and at most [`nexus_simd::MAX_ABS`] in magnitude, so no score overflows.
 pub(crate) fn check_finite(v: &[f32], offset: usize) -> Result<()> {
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(p) => Err(Error::NonFinite {
+    if let Some(p) = v.iter().position(|x| !x.is_finite()) {
+        return Err(Error::NonFinite {
+            position: offset + p,
+        });
+    }
+    match v.iter().position(|x| x.abs() > nexus_simd::MAX_ABS) {
+        Some(p) => Err(Error::TooLarge {
             position: offset + p,
         }),
         None => Ok(()),
@@ -93,12 +99,12 @@ pub(crate) fn prepare<'a>(
     }
 }
 
+/// Scales `v` to unit length (the norm is summed in f64 by [`nexus_simd::normalize`], so it
+/// cannot overflow for any in-range input).
 pub(crate) fn normalize(v: &mut [f32]) -> Result<()> {
-    let norm = kernels::dot(v, v).sqrt();
-    if norm == 0.0 || !norm.is_finite() {
-        return Err(Error::ZeroVector);
+    match nexus_simd::normalize(v) {
+        Ok(_) => Ok(()),
+        Err(nexus_simd::Error::NonFinite { index }) => Err(Error::NonFinite { position: index }),
+        Err(_) => Err(Error::ZeroVector),
     }
-    let inv = 1.0 / norm;
-    v.iter_mut().for_each(|x| *x *= inv);
-    Ok(())
 }

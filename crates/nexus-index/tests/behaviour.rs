@@ -121,6 +121,42 @@ fn bad_input_gives_typed_errors() {
             "{name}: the replacement vector is searched"
         );
     }
+    // Magnitudes above nexus_simd::MAX_ABS are refused (scores could overflow); values at
+    // the bound score finitely under every metric.
+    for metric in [Metric::Cosine, Metric::InnerProduct, Metric::L2] {
+        for (name, index) in all_indexes(4, metric) {
+            assert!(
+                matches!(
+                    index.add(1, &[1.0, 2e19, 0.0, 0.0]),
+                    Err(Error::TooLarge { position: 1 })
+                ),
+                "{name} {metric:?}"
+            );
+            assert!(
+                matches!(
+                    index.search(&[0.0, 0.0, -1e16, 0.0], 1, None),
+                    Err(Error::TooLarge { position: 2 })
+                ),
+                "{name} {metric:?}"
+            );
+            let big = nexus_simd::MAX_ABS;
+            index.add(2, &[big, -big, big, 0.5]).unwrap();
+            index.add(3, &[1.0, 0.0, 0.0, 0.0]).unwrap();
+            let hits = index.search(&[big, -big, big, big], 2, None).unwrap();
+            assert!(
+                hits.iter().all(|h| h.1.is_finite()),
+                "{name} {metric:?}: {hits:?}"
+            );
+            if metric == Metric::Cosine {
+                // Normalised in f64: the huge vector keeps its direction.
+                assert_eq!(hits[0].0, 2, "{name}");
+                assert!(
+                    (hits[0].1 - 0.75f32.sqrt()).abs() < 1e-3,
+                    "{name}: {hits:?}"
+                );
+            }
+        }
+    }
     assert!(matches!(
         FlatIndex::new(0, Metric::L2),
         Err(Error::ZeroDimension)

@@ -11,11 +11,11 @@ pub(crate) fn words_for(bits: usize) -> usize {
 /// make us allocate (a RaBitQ rotation holds `3 × padded_dim` signs).
 pub const MAX_DIM: usize = 1 << 16;
 
-/// The largest magnitude of any input value. Real embeddings are many orders of magnitude
-/// smaller; the limit keeps every intermediate result finite (residuals and rotations, steps
+/// The largest magnitude of any input value (the workspace-wide bound, defined once in
+/// nexus-simd): it keeps every intermediate result finite (residuals and rotations, steps
 /// folded into queries, f32 inner products over up to [`MAX_DIM`] dimensions), so that a
 /// finite input can never produce a garbage code or score.
-pub const MAX_ABS: f32 = 1e15;
+pub use nexus_simd::MAX_ABS;
 
 pub(crate) fn check_dim(dim: usize) -> Result<()> {
     if dim == 0 {

@@ -106,6 +106,12 @@ mod level;
 mod scalar;
 
 pub use error::Error;
+
+/// The largest magnitude of an input value that the layers above accept (nexus-quant's codes,
+/// nexus-index's vectors and queries, the engine's dot / L2 stores). Real embeddings are many
+/// orders of magnitude smaller; the limit keeps every intermediate result finite: an f32 inner
+/// product over 65,536 dimensions of such values is at most 6.6·10³⁴, below `f32::MAX`.
+pub const MAX_ABS: f32 = 1e15;
 pub use level::{ENV_VAR, Level};
 
 use dispatch::kernels;
