@@ -99,9 +99,17 @@ pub(crate) fn prepare<'a>(
     }
 }
 
-/// Scales `v` to unit length (the norm is summed in f64 by [`nexus_simd::normalize`], so it
-/// cannot overflow for any in-range input).
+/// Scales `v` to unit length. The f32 SIMD norm serves every vector whose squared norm is a
+/// normal f32 (with |x| ≤ [`nexus_simd::MAX_ABS`] it cannot overflow); a vector so small that
+/// it underflows goes through [`nexus_simd::normalize`]'s f64 sum instead of being reported as
+/// zero.
 pub(crate) fn normalize(v: &mut [f32]) -> Result<()> {
+    let norm = kernels::dot(v, v).sqrt();
+    if norm.is_normal() {
+        let inv = 1.0 / norm;
+        v.iter_mut().for_each(|x| *x *= inv);
+        return Ok(());
+    }
     match nexus_simd::normalize(v) {
         Ok(_) => Ok(()),
         Err(nexus_simd::Error::NonFinite { index }) => Err(Error::NonFinite { position: index }),

@@ -148,7 +148,12 @@ fn bad_input_gives_typed_errors() {
                 "{name} {metric:?}: {hits:?}"
             );
             if metric == Metric::Cosine {
-                // Normalised in f64: the huge vector keeps its direction.
+                // A vector whose squared norm underflows f32 still has a direction.
+                index.add(4, &[0.0, 0.0, 1e-30, 1e-30]).unwrap();
+                let tiny = index.search(&[0.0, 0.0, 1.0, 1.0], 1, None).unwrap();
+                assert_eq!(tiny[0].0, 4, "{name}");
+                assert!((tiny[0].1 - 1.0).abs() < 1e-3, "{name}: {tiny:?}");
+                // The huge vector keeps its direction.
                 assert_eq!(hits[0].0, 2, "{name}");
                 assert!(
                     (hits[0].1 - 0.75f32.sqrt()).abs() < 1e-3,
