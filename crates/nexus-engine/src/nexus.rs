@@ -543,7 +543,8 @@ impl Nexus {
         let Some(first) = at.first() else {
             return Err(Error::UnknownId { id });
         };
-        let (meta, vector, hash) = held(&snap, first)?;
+        let (meta, hash) = held(&snap, first)?;
+        let vector = held_vector(&snap, first);
         if meta.expired(now) {
             return Err(Error::UnknownId { id });
         }
@@ -846,23 +847,23 @@ fn locate(snap: &Snapshot, compacting: Option<&Arc<SegView>>, id: u64) -> Vec<At
     at
 }
 
-/// The metadata, vector and content hash held at `at`.
-fn held(snap: &Snapshot, at: &At) -> Result<(StoredMeta, Vec<f32>, u64)> {
+/// The metadata and content hash held at `at`.
+fn held(snap: &Snapshot, at: &At) -> Result<(StoredMeta, u64)> {
     Ok(match at {
         At::Tail(row) => {
             let t = snap.tail.read();
-            (
-                t.metas[*row].clone(),
-                t.vector(*row).to_vec(),
-                t.content_hash[*row],
-            )
+            (t.metas[*row].clone(), t.content_hash[*row])
         }
-        At::View(v, row) => (
-            v.meta(*row)?,
-            v.seg.vector(*row).to_vec(),
-            v.content_hash[*row],
-        ),
+        At::View(v, row) => (v.meta(*row)?, v.content_hash[*row]),
     })
+}
+
+/// The vector held at `at` (only update and dedup need it: forgets and replacements don't).
+fn held_vector(snap: &Snapshot, at: &At) -> Vec<f32> {
+    match at {
+        At::Tail(row) => snap.tail.read().vector(*row).to_vec(),
+        At::View(v, row) => v.seg.vector(*row).to_vec(),
+    }
 }
 
 /// (expires_at, id) of every live memory of the parts that expires.
@@ -1127,7 +1128,7 @@ impl Inner {
         for (id, ..) in writes.iter().filter(|x| x.0 < first_new) {
             let at = locate(&snap, compacting.as_ref(), *id);
             if let Some(first) = at.first() {
-                let (meta, _, hash) = held(&snap, first)?;
+                let (meta, hash) = held(&snap, first)?;
                 replaced.push((*id, at, meta, hash));
             }
         }
@@ -1158,8 +1159,8 @@ impl Inner {
         let Some(first) = at.first() else {
             return Ok(false);
         };
-        let (m, vector, _) = held(snap, first)?;
-        Ok(!m.expired(now) && same_content(&m, &vector, meta, v))
+        let (m, _) = held(snap, first)?;
+        Ok(!m.expired(now) && same_content(&m, &held_vector(snap, first), meta, v))
     }
 
     /// Puts committed writes into the tail and the identity and expiry maps.
@@ -1292,7 +1293,7 @@ impl Inner {
                 }
                 continue;
             };
-            let (meta, _, hash) = held(&snap, first)?;
+            let (meta, hash) = held(&snap, first)?;
             found.push((id, at, meta, hash));
         }
         if found.is_empty() {
