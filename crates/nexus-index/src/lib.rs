@@ -68,6 +68,7 @@ mod codes;
 mod error;
 mod filter;
 mod hnsw;
+mod hugepages;
 mod index;
 mod kernels;
 mod metric;

@@ -247,6 +247,7 @@ impl Store {
         self.levels.reserve_exact(extra);
         self.deleted.reserve_exact(extra);
         self.blocks.reserve_exact(extra * self.stride / LINE_WORDS);
+        crate::hugepages::advise(&self.blocks);
         self.upper_slot.reserve_exact(extra);
         self.locks.reserve_exact(extra);
         match &mut self.vectors {
@@ -272,8 +273,12 @@ impl Store {
         self.ids.push(id);
         self.levels.push(level);
         self.deleted.push(AtomicBool::new(false));
+        let capacity = self.blocks.capacity();
         self.blocks
             .extend((0..self.stride / LINE_WORDS).map(|_| Line::empty()));
+        if self.blocks.capacity() != capacity {
+            crate::hugepages::advise(&self.blocks);
+        }
         if level > 0 {
             self.upper_slot.push(self.upper.len() as u32);
             let words = usize::from(level) * (1 + self.m);
