@@ -95,6 +95,7 @@ mod error;
 mod input;
 mod int8;
 mod layout;
+mod le;
 mod matryoshka;
 mod rabitq;
 mod rotation;
@@ -103,6 +104,7 @@ pub use binary::{BinaryQuantizer, BinaryQuery, Threshold};
 pub use error::{CorruptReason, Error, Result};
 pub use input::{MAX_ABS, MAX_DIM};
 pub use int8::{Clip, Int8Quantizer, Int8Query, Int8Range, Int8Symmetric, Int8SymmetricQuery};
+pub use le::LeReader;
 pub use matryoshka::Matryoshka;
 pub use rabitq::{
     Estimate, RABITQ_EPSILON0, RabitqCode, RabitqCodes, RabitqFactors, RabitqQuantizer, RabitqQuery,
