@@ -242,13 +242,7 @@ impl HnswIndex {
         let m0 = 2 * m;
         // Sections in order; each is checked against the file before it is read.
         let mut sec = Sections { body, pos: HEADER };
-        let ids: Vec<u64> = sec
-            .take(n, 8)?
-            .as_chunks()
-            .0
-            .iter()
-            .map(|&c| u64::from_le_bytes(c))
-            .collect();
+        let ids = decode(sec.take(n, 8)?, u64::from_le_bytes);
         let levels = sec.take(n, 1)?.to_vec();
         if let Some(u) = levels.iter().position(|&l| l > MAX_LEVEL) {
             return Err(corrupt(Corrupt::Graph { node: u as u64 }));
@@ -257,13 +251,13 @@ impl HnswIndex {
         if deleted_raw.iter().any(|&d| d > 1) {
             return Err(header("deleted"));
         }
-        let level0 = words(sec.take(n * (1 + m0), 4)?);
+        let level0 = decode(sec.take(n * (1 + m0), 4)?, u32::from_le_bytes);
         let upper_words: usize = levels.iter().map(|&l| usize::from(l) * (1 + m)).sum();
-        let upper_flat = words(sec.take(upper_words, 4)?);
+        let upper_flat = decode(sec.take(upper_words, 4)?, u32::from_le_bytes);
         // f32 vectors (owned) or source rows.
         let (flat, rows): (Vec<f32>, Vec<u32>) = match &source {
             None => {
-                let v = floats(sec.take(n * dim, 4)?);
+                let v = decode(sec.take(n * dim, 4)?, f32::from_le_bytes);
                 if crate::metric::check_finite(&v, 0).is_err() {
                     return Err(corrupt(Corrupt::NonFinite));
                 }
@@ -276,7 +270,7 @@ impl HnswIndex {
                         got: s.dim(),
                     });
                 }
-                let rows = words(sec.take(n, 4)?);
+                let rows = decode(sec.take(n, 4)?, u32::from_le_bytes);
                 if let Some(&row) = rows.iter().find(|&&r| r as usize >= s.len()) {
                     return Err(Error::SourceRow {
                         row: u64::from(row),
@@ -288,7 +282,7 @@ impl HnswIndex {
         };
         let (codec, codes): (Option<Int8Symmetric>, &[u8]) =
             if traversal == Traversal::Int8 && has_codec {
-                let scales = floats(sec.take(dim, 4)?);
+                let scales = decode(sec.take(dim, 4)?, f32::from_le_bytes);
                 let codec =
                     Int8Symmetric::from_scales(scales).map_err(|_| corrupt(Corrupt::NonFinite))?;
                 (Some(codec), sec.take(n * dim, 1)?)
@@ -387,23 +381,14 @@ impl HnswIndex {
     }
 }
 
-/// A section of little-endian `u32` words (its length is a multiple of 4: [`Sections::take`]).
-fn words(bytes: &[u8]) -> Vec<u32> {
+/// A section of little-endian numbers of `N` bytes each, decoded with `from_le` (for example
+/// `u32::from_le_bytes`); its length is a multiple of `N` ([`Sections::take`]).
+fn decode<const N: usize, T>(bytes: &[u8], from_le: fn([u8; N]) -> T) -> Vec<T> {
     bytes
-        .as_chunks()
+        .as_chunks::<N>()
         .0
         .iter()
-        .map(|&c| u32::from_le_bytes(c))
-        .collect()
-}
-
-/// A section of little-endian `f32` values.
-fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .as_chunks()
-        .0
-        .iter()
-        .map(|&c| f32::from_le_bytes(c))
+        .map(|&c| from_le(c))
         .collect()
 }
 
