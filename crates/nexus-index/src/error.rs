@@ -139,8 +139,9 @@ pub enum Corrupt {
         /// The id.
         id: u64,
     },
-    /// A stored vector or scale that is NaN or infinite.
-    #[error("non-finite stored value")]
+    /// A stored vector that is NaN, infinite or above [`nexus_simd::MAX_ABS`] in magnitude,
+    /// or an int8 scale that is not positive, finite and at most `MAX_ABS / 127`.
+    #[error("non-finite or out-of-range stored value")]
     NonFinite,
 }
 

@@ -64,7 +64,6 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
-mod codes;
 mod error;
 mod filter;
 mod hnsw;

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
+use nexus_quant::Int8Symmetric;
 use parking_lot::RwLock;
 use rayon::prelude::*;
 
-use crate::codes::Int8Codec;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::index::{Index, MemoryUsage, check_batch};
@@ -25,7 +25,7 @@ const TRAIN_MAX: usize = 16_384;
 
 #[derive(Debug, Default)]
 struct Codes {
-    codec: Option<Int8Codec>,
+    codec: Option<Int8Symmetric>,
     trained_on: usize,
     codes: Vec<i8>,
     norms: Vec<f32>,
@@ -95,15 +95,27 @@ impl Rows {
         if codes.codec.is_none() || (n >= 2 * codes.trained_on && codes.trained_on < TRAIN_MAX) {
             // Retrain on (a prefix of) everything and re-encode every row: amortised O(1).
             let sample = &self.data[..n.min(TRAIN_MAX) * dim];
-            codes.codec = Some(Int8Codec::train(sample, dim));
-            codes.trained_on = n;
-            touched = (0..n).collect();
+            // The rows are validated (finite, at most MAX_ABS, dim at most MAX_DIM): training
+            // succeeds. Were it to fail, the search serves exact results until one trains.
+            if let Ok(codec) = Int8Symmetric::train(sample, dim) {
+                codes.codec = Some(codec);
+                codes.trained_on = n;
+                touched = (0..n).collect();
+            }
         }
-        let codec = codes.codec.as_ref().expect("trained above");
+        let Some(codec) = codes.codec.as_ref() else {
+            return;
+        };
         for r in touched {
             let code = &mut codes.codes[r * dim..(r + 1) * dim];
-            codec.encode(&self.data[r * dim..(r + 1) * dim], code);
-            codes.norms[r] = codec.decoded_norm2(code);
+            // Validated rows always encode; the zero code is only a defensive fallback.
+            if codec
+                .encode_into(&self.data[r * dim..(r + 1) * dim], code)
+                .is_err()
+            {
+                code.fill(0);
+            }
+            codes.norms[r] = codec.decoded_norm2(code).unwrap_or(0.0);
         }
     }
 
@@ -196,8 +208,13 @@ impl Rows {
         let Some(codes) = self.codes.as_ref() else {
             return self.exact(query, k, filter);
         };
-        let Some(codec) = codes.codec.as_ref() else {
-            return Vec::new(); // nothing inserted yet
+        // No codec yet (nothing inserted) or a query it refuses (never, once validated): exact.
+        let Some(query8) = codes
+            .codec
+            .as_ref()
+            .and_then(|c| c.prepare_query(query).ok())
+        else {
+            return self.exact(query, k, filter);
         };
         if let Some(rows) = self.selective_rows(filter) {
             let mut top = TopK::new(k);
@@ -208,12 +225,12 @@ impl Rows {
         }
         let dim = self.dim;
         let l2 = self.metric == Metric::L2;
-        let (q8, scale) = codec.query_i8(query);
+        let (q8, scale) = (query8.codes(), query8.scale());
         let mut cand: TopK<u32> = TopK::new(candidates);
         let mut scores = vec![0i32; BLOCK];
         for (b, block) in codes.codes.chunks(BLOCK * dim).enumerate() {
             let out = &mut scores[..block.len() / dim];
-            kernels::dot_i8_one_to_many(&q8, block, out);
+            kernels::dot_i8_one_to_many(q8, block, out);
             let base = b * BLOCK;
             for (i, &raw) in out.iter().enumerate() {
                 let r = base + i;
@@ -237,6 +254,12 @@ impl Rows {
 fn new_rows(dim: usize, metric: Metric, codes: bool) -> Result<Rows> {
     if dim == 0 {
         return Err(Error::ZeroDimension);
+    }
+    if codes && dim > nexus_quant::MAX_DIM {
+        return Err(Error::InvalidParameter {
+            name: "dim",
+            reason: "int8 codes take at most nexus_quant::MAX_DIM dimensions",
+        });
     }
     Ok(Rows::new(dim, metric, codes))
 }

@@ -393,3 +393,228 @@ impl Int8Query {
         nexus_simd::dot_f32_i8(&self.weights, code) + self.bias
     }
 }
+
+/// A symmetric int8 codec: one signed byte per dimension with a per-dimension scale and no
+/// offset, `code[i] = clamp(round(x[i] / scale[i]), −127, 127)`, standing for
+/// `scale[i] · code[i]`. The scale of a dimension is its largest magnitude in the training
+/// sample over 127 (1 for a dimension that is zero throughout).
+///
+/// Beside the affine [`Int8Quantizer`] (whose codes carry an offset per dimension), symmetric
+/// codes keep zero at code 0, so a query can fold the scales into itself and be quantized to
+/// i8 with one scale of its own ([`prepare_query`](Self::prepare_query)): an inner-product
+/// estimate is then one integer `i8 · i8` dot product (`nexus_simd::dot_i8`, VNNI where the
+/// CPU has it) times one f32. nexus-index walks its HNSW graph and scans its quantized index
+/// on these codes and reranks exactly on f32.
+///
+/// The codec keeps no byte layout of its own: [`scales`](Self::scales) and
+/// [`from_scales`](Self::from_scales) are the whole state (nexus-index stores the scales in its
+/// index file).
+///
+/// ```
+/// use nexus_quant::Int8Symmetric;
+///
+/// let dim = 4;
+/// let base = [0.1f32, -0.5, 0.3, 0.9, -0.2, 0.4, 0.0, -0.7, 0.6, 0.2, -0.1, 0.3];
+/// let codec = Int8Symmetric::train(&base, dim)?;
+/// assert_eq!(codec.encode(&base[..dim])?, [21, -127, 127, 127]);
+/// let query = codec.prepare_query(&[0.1, -0.5, 0.3, 0.9])?;
+/// let code = codec.encode(&base[..dim])?;
+/// assert!((query.score(&code) - 1.16).abs() < 0.02); // ≈ <query, row>
+/// # Ok::<(), nexus_quant::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8Symmetric {
+    scales: Vec<f32>,
+}
+
+/// The largest code magnitude: −128 is never produced, so codes are symmetric around zero.
+const SYMMETRIC_MAX: f32 = 127.0;
+
+/// `round(x / scale)` clamped to ±127: the one quantization step of the symmetric codes (and
+/// of a query prepared for them).
+#[inline(always)]
+fn symmetric_level(x: f32, scale: f32) -> i8 {
+    (x / scale).round().clamp(-SYMMETRIC_MAX, SYMMETRIC_MAX) as i8
+}
+
+/// The scale that maps a largest magnitude `max_abs` onto code 127 (1 when it is zero).
+#[inline(always)]
+fn symmetric_scale(max_abs: f32) -> f32 {
+    if max_abs > 0.0 {
+        max_abs / SYMMETRIC_MAX
+    } else {
+        1.0
+    }
+}
+
+impl Int8Symmetric {
+    /// Trains the per-dimension scales on `sample` (row-major, `dim` per row).
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`], [`Error::InvalidParameter`] for a dimension above
+    /// [`MAX_DIM`](crate::MAX_DIM), [`Error::RaggedBatch`], [`Error::NonFinite`],
+    /// [`Error::OutOfRange`], [`Error::EmptyTrainingSet`].
+    pub fn train(sample: &[f32], dim: usize) -> Result<Self> {
+        check_dim(dim)?;
+        check_sample(sample, dim)?;
+        let mut max_abs = vec![0.0f32; dim];
+        for row in sample.chunks_exact(dim) {
+            for (m, &x) in max_abs.iter_mut().zip(row) {
+                *m = m.max(x.abs());
+            }
+        }
+        let scales = max_abs.into_iter().map(symmetric_scale).collect();
+        Ok(Self { scales })
+    }
+
+    /// A codec with the given per-dimension scales (as [`scales`](Self::scales) returned them),
+    /// for instance read back from a file.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for no scales, [`Error::InvalidParameter`] for more than
+    /// [`MAX_DIM`](crate::MAX_DIM) of them or a scale that is not a finite value in
+    /// `(0, MAX_ABS / 127]` (a trained scale always is; larger ones could overflow scores).
+    pub fn from_scales(scales: Vec<f32>) -> Result<Self> {
+        check_dim(scales.len())?;
+        if !scales
+            .iter()
+            .all(|&s| s > 0.0 && s <= MAX_ABS / SYMMETRIC_MAX)
+        {
+            return Err(Error::InvalidParameter {
+                name: "scales",
+                reason: "must be finite, positive and at most MAX_ABS / 127",
+            });
+        }
+        Ok(Self { scales })
+    }
+
+    /// The dimension (= bytes per code).
+    #[inline]
+    pub fn dim(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// Each dimension's scale: code `c` stands for `scale · c`.
+    #[inline]
+    pub fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+
+    /// Encodes one vector into `out` (`dim()` long); values beyond the trained range clamp
+    /// to ±127.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a vector or `out` of the wrong length,
+    /// [`Error::NonFinite`], [`Error::OutOfRange`].
+    #[inline]
+    pub fn encode_into(&self, v: &[f32], out: &mut [i8]) -> Result<()> {
+        check_vector(v, self.dim())?;
+        check_out_len(self.dim(), out.len())?;
+        for ((o, &x), &s) in out.iter_mut().zip(v).zip(&self.scales) {
+            *o = symmetric_level(x, s);
+        }
+        Ok(())
+    }
+
+    /// Encodes one vector.
+    ///
+    /// # Errors
+    /// As [`encode_into`](Self::encode_into).
+    pub fn encode(&self, v: &[f32]) -> Result<Vec<i8>> {
+        let mut out = vec![0; self.dim()];
+        self.encode_into(v, &mut out)?;
+        Ok(out)
+    }
+
+    /// The vector a code stands for, `scale[i] · code[i]`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a code of the wrong length.
+    pub fn decode(&self, code: &[i8]) -> Result<Vec<f32>> {
+        check_out_len(self.dim(), code.len())?;
+        Ok(code
+            .iter()
+            .zip(&self.scales)
+            .map(|(&c, &s)| f32::from(c) * s)
+            .collect())
+    }
+
+    /// The squared norm of the vector a code stands for (summed in f32, dimension by
+    /// dimension): with it, `−‖q − x‖²` ranks like `2⟨q, x⟩ − ‖x‖²`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a code of the wrong length.
+    #[inline]
+    pub fn decoded_norm2(&self, code: &[i8]) -> Result<f32> {
+        check_out_len(self.dim(), code.len())?;
+        Ok(code
+            .iter()
+            .zip(&self.scales)
+            .map(|(&c, &s)| {
+                let x = f32::from(c) * s;
+                x * x
+            })
+            .sum())
+    }
+
+    /// Prepares a query: the scales are folded into it (`w[i] = q[i] · scale[i]`, so that
+    /// `⟨w, code⟩ ≈ ⟨q, x⟩`) and `w` is quantized symmetrically with one scale of its own,
+    /// its largest magnitude over 127. A score is then `scale · Σ q8[i] · code[i]`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`], [`Error::NonFinite`], [`Error::OutOfRange`].
+    #[inline]
+    pub fn prepare_query(&self, query: &[f32]) -> Result<Int8SymmetricQuery> {
+        check_vector(query, self.dim())?;
+        let weights: Vec<f32> = query.iter().zip(&self.scales).map(|(q, s)| q * s).collect();
+        let max = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        let scale = symmetric_scale(max);
+        let codes = weights.iter().map(|&w| symmetric_level(w, scale)).collect();
+        Ok(Int8SymmetricQuery { codes, scale })
+    }
+}
+
+/// A query prepared by [`Int8Symmetric::prepare_query`]: i8 codes and one scale, so that
+/// `scale() · Σ codes()[i] · code[i]` estimates `⟨query, x⟩` for the vector `x` a code
+/// stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8SymmetricQuery {
+    codes: Vec<i8>,
+    scale: f32,
+}
+
+impl Int8SymmetricQuery {
+    /// The query's i8 codes, for an integer kernel (`nexus_simd::dot_i8_one_to_many`).
+    #[inline]
+    pub fn codes(&self) -> &[i8] {
+        &self.codes
+    }
+
+    /// The factor from an integer dot product with [`codes`](Self::codes) to an estimate of
+    /// the inner product.
+    #[inline]
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
+
+    /// The estimate of `⟨query, x⟩` for one code; higher = more similar.
+    ///
+    /// # Panics
+    /// If `code.len() != codes().len()`.
+    #[inline]
+    pub fn score(&self, code: &[i8]) -> f32 {
+        self.scale * nexus_simd::dot_i8(&self.codes, code) as f32
+    }
+
+    /// [`score`](Self::score) for a block of codes (`codes().len()` per row) into `out`.
+    ///
+    /// # Panics
+    /// If `codes.len() != out.len() * self.codes().len()`.
+    pub fn scores(&self, codes: &[i8], out: &mut [f32]) {
+        let mut raw = vec![0i32; out.len()];
+        nexus_simd::dot_i8_one_to_many(&self.codes, codes, &mut raw);
+        for (o, r) in out.iter_mut().zip(raw) {
+            *o = self.scale * r as f32;
+        }
+    }
+}

@@ -15,10 +15,12 @@
 //! same frame with an 8-byte FNV-1a 64 trailer) is rejected as
 //! [`CorruptReason::UnsupportedVersion`]`(1)`: re-serialize with this build.
 //!
-//! Every multi-byte field is read the same way as in nexus-storage: split the next `N` bytes
-//! off as `[u8; N]` (`split_first_chunk`) and decode with `from_le_bytes`.
+//! Every field is read through [`LeReader`], the workspace's little-endian reader (nexus-index
+//! reads its index file through it too); running out of bytes is
+//! [`CorruptReason::Truncated`].
 
 use crate::error::{CorruptReason, Error, Result};
+use crate::le::LeReader;
 
 pub(crate) const MAGIC: [u8; 8] = *b"NXQUANT\0";
 pub(crate) const VERSION: u16 = 2;
@@ -86,17 +88,13 @@ impl Writer {
 /// Checks the frame and reads the payload field by field.
 #[derive(Debug)]
 pub(crate) struct Reader<'a> {
-    payload: &'a [u8],
+    payload: LeReader<'a>,
     pub(crate) dim: usize,
 }
 
-/// The `N` bytes at `at`, or `Truncated`.
-fn take<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
-    bytes
-        .get(at..)
-        .and_then(<[u8]>::first_chunk::<N>)
-        .copied()
-        .ok_or(corrupt(CorruptReason::Truncated))
+/// A read that ran out of bytes is a truncated frame.
+fn field<T>(value: Option<T>) -> Result<T> {
+    value.ok_or(corrupt(CorruptReason::Truncated))
 }
 
 impl<'a> Reader<'a> {
@@ -104,19 +102,20 @@ impl<'a> Reader<'a> {
         if bytes.len() < HEADER + TRAILER {
             return Err(corrupt(CorruptReason::Truncated));
         }
-        if take::<8>(bytes, 0)? != MAGIC {
+        let mut header = LeReader::new(bytes);
+        if field(header.array::<8>())? != MAGIC {
             return Err(corrupt(CorruptReason::BadMagic));
         }
-        let version = u16::from_le_bytes(take(bytes, 8)?);
+        let version = field(header.u16())?;
         if version != VERSION {
             return Err(corrupt(CorruptReason::UnsupportedVersion(version)));
         }
-        let got_kind = u16::from_le_bytes(take(bytes, 10)?);
+        let got_kind = field(header.u16())?;
         if got_kind != kind as u16 {
             return Err(corrupt(CorruptReason::WrongKind(got_kind)));
         }
-        let dim = u32::from_le_bytes(take(bytes, 12)?) as usize;
-        let len = u64::from_le_bytes(take(bytes, 16)?);
+        let dim = field(header.u32())? as usize;
+        let len = field(header.u64())?;
         let available = (bytes.len() - HEADER - TRAILER) as u64;
         if len > available {
             return Err(corrupt(CorruptReason::Truncated));
@@ -125,7 +124,7 @@ impl<'a> Reader<'a> {
             return Err(corrupt(CorruptReason::TrailingBytes));
         }
         let end = HEADER + len as usize;
-        let stored = u32::from_le_bytes(take(bytes, end)?);
+        let stored = field(LeReader::new(&bytes[end..]).u32())?;
         if stored != checksum(&bytes[..end]) {
             return Err(corrupt(CorruptReason::ChecksumMismatch));
         }
@@ -133,34 +132,28 @@ impl<'a> Reader<'a> {
             return Err(corrupt(CorruptReason::InvalidField("dim")));
         }
         Ok(Self {
-            payload: &bytes[HEADER..end],
+            payload: LeReader::new(&bytes[HEADER..end]),
             dim,
         })
     }
 
-    fn bytes<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let (head, rest) = self
-            .payload
-            .split_first_chunk::<N>()
-            .ok_or(corrupt(CorruptReason::Truncated))?;
-        self.payload = rest;
-        Ok(*head)
-    }
     pub(crate) fn u8(&mut self) -> Result<u8> {
-        Ok(self.bytes::<1>()?[0])
+        field(self.payload.u8())
     }
     pub(crate) fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.bytes()?))
+        field(self.payload.u32())
     }
     pub(crate) fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.bytes()?))
+        field(self.payload.u64())
     }
     pub(crate) fn f32(&mut self) -> Result<f32> {
-        Ok(f32::from_le_bytes(self.bytes()?))
+        field(self.payload.f32())
     }
     /// `n` f32 values; checks the length before allocating anything.
     pub(crate) fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
-        if n.checked_mul(4).is_none_or(|b| b > self.payload.len()) {
+        if n.checked_mul(4)
+            .is_none_or(|b| b > self.payload.remaining())
+        {
             return Err(corrupt(CorruptReason::Truncated));
         }
         (0..n).map(|_| self.f32()).collect()

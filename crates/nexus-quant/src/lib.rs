@@ -11,7 +11,8 @@
 //! |---|---|---|
 //! | [`BinaryQuantizer`] (sign / mean / median thresholds) | `ceil(d/64)` `u64` | [`BinaryQuery::hamming`], [`BinaryQuery::scores`] (f32 · bits) |
 //! | [`RabitqQuantizer`] | `D/64` `u64` (`D` = next power of two ≥ max(d, 64)) + [`RabitqFactors`] | [`RabitqQuery::estimates`] (unbiased, with [`Estimate::bound`]) |
-//! | [`Int8Quantizer`] (per-dimension or global; min/max or percentile) | `d` `i8` | [`Int8Query::scores`] (f32 · i8); [`Int8Quantizer::dot_codes`] (i8 · i8, global) |
+//! | [`Int8Quantizer`] (affine: per-dimension or global; min/max or percentile) | `d` `i8` | [`Int8Query::scores`] (f32 · i8); [`Int8Quantizer::dot_codes`] (i8 · i8, global) |
+//! | [`Int8Symmetric`] (symmetric: a max-abs scale per dimension, no offset) | `d` `i8` | [`Int8SymmetricQuery`] (query quantized too: i8 · i8 with one f32 scale) |
 //! | [`Matryoshka`] | `m` `f32`, re-normalised | any f32 kernel |
 //!
 //! The life of a quantizer: `train` on a sample → a plain value (serde, and the byte layout
@@ -94,6 +95,7 @@ mod error;
 mod input;
 mod int8;
 mod layout;
+mod le;
 mod matryoshka;
 mod rabitq;
 mod rotation;
@@ -101,7 +103,8 @@ mod rotation;
 pub use binary::{BinaryQuantizer, BinaryQuery, Threshold};
 pub use error::{CorruptReason, Error, Result};
 pub use input::{MAX_ABS, MAX_DIM};
-pub use int8::{Clip, Int8Quantizer, Int8Query, Int8Range};
+pub use int8::{Clip, Int8Quantizer, Int8Query, Int8Range, Int8Symmetric, Int8SymmetricQuery};
+pub use le::LeReader;
 pub use matryoshka::Matryoshka;
 pub use rabitq::{
     Estimate, RABITQ_EPSILON0, RabitqCode, RabitqCodes, RabitqFactors, RabitqQuantizer, RabitqQuery,

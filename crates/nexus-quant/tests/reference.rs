@@ -2,7 +2,9 @@
 //! the library (sorting instead of selection, a dense Hadamard matrix in f64 instead of the
 //! fast transform, one bit at a time).
 
-use nexus_quant::{BinaryQuantizer, Clip, Int8Quantizer, Int8Range, RabitqQuantizer, Threshold};
+use nexus_quant::{
+    BinaryQuantizer, Clip, Int8Quantizer, Int8Range, Int8Symmetric, RabitqQuantizer, Threshold,
+};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -157,6 +159,169 @@ fn int8_codes_match_reference() {
             int8_reference(&queries, dim, &vec![glo; dim], &vec![ghi; dim])
         );
     }
+}
+
+/// The symmetric codec in f64: scale = max |x| / 127 per dimension (1 for an all-zero one),
+/// code = round(x / scale) clamped to ±127, with the quotient taken to f32 precision first
+/// (an f64 quotient rounded to f32 is the correctly rounded f32 quotient) so that ties at .5
+/// fall the same way.
+fn symmetric_scales_reference(data: &[f32], dim: usize) -> Vec<f32> {
+    (0..dim)
+        .map(|j| {
+            let m = col(data, dim, j)
+                .iter()
+                .map(|&x| f64::from(x).abs())
+                .fold(0.0f64, f64::max);
+            if m > 0.0 { (m / 127.0) as f32 } else { 1.0 }
+        })
+        .collect()
+}
+
+fn symmetric_code_reference(x: f32, scale: f32) -> i8 {
+    let q = f64::from((f64::from(x) / f64::from(scale)) as f32).round();
+    q.clamp(-127.0, 127.0) as i8
+}
+
+#[test]
+fn int8_symmetric_codes_match_reference() {
+    for dim in [1, 7, 37, 64, 100] {
+        let rows = 53;
+        let mut data = random(rows, dim, 21 + dim as u64);
+        // One dimension zero throughout (scale 1), when there is more than one.
+        if dim > 1 {
+            for r in data.chunks_mut(dim) {
+                r[dim - 1] = 0.0;
+            }
+        }
+        let queries: Vec<f32> = random(20, dim, 22).iter().map(|x| 1.5 * x).collect(); // partly clamped
+        let codec = Int8Symmetric::train(&data, dim).unwrap();
+        let scales = symmetric_scales_reference(&data, dim);
+        assert_eq!(codec.scales(), &scales[..], "dim {dim}");
+        assert_eq!(codec.dim(), dim);
+        for set in [&data, &queries] {
+            for v in set.chunks(dim) {
+                let code = codec.encode(v).unwrap();
+                let expected: Vec<i8> = v
+                    .iter()
+                    .zip(&scales)
+                    .map(|(&x, &s)| symmetric_code_reference(x, s))
+                    .collect();
+                assert_eq!(code, expected, "dim {dim}");
+                assert!(code.iter().all(|&c| c != -128));
+                // Decoding: scale · code, and its squared norm (f32 sum vs f64).
+                let decoded = codec.decode(&code).unwrap();
+                let exact: Vec<f64> = code
+                    .iter()
+                    .zip(&scales)
+                    .map(|(&c, &s)| f64::from(c) * f64::from(s))
+                    .collect();
+                for (d, e) in decoded.iter().zip(&exact) {
+                    assert!((f64::from(*d) - e).abs() <= e.abs() * 1e-6);
+                }
+                let norm2: f64 = exact.iter().map(|x| x * x).sum();
+                let got = f64::from(codec.decoded_norm2(&code).unwrap());
+                assert!(
+                    (got - norm2).abs() <= 1e-5 * norm2.max(1e-30),
+                    "{got} {norm2}"
+                );
+                // In range, decoding is within half a step of the input.
+                if std::ptr::eq(set, &data) {
+                    for ((&x, &d), &s) in v.iter().zip(&decoded).zip(&scales) {
+                        assert!((f64::from(x) - f64::from(d)).abs() <= f64::from(s) * 0.5001);
+                    }
+                }
+            }
+        }
+        // Queries: the scales folded in, quantized with one scale of their own, and the
+        // estimate close to the f64 inner product with the vector a code stands for.
+        for q in queries.chunks(dim) {
+            let prepared = codec.prepare_query(q).unwrap();
+            let w: Vec<f64> = q
+                .iter()
+                .zip(&scales)
+                .map(|(&x, &s)| f64::from((f64::from(x) * f64::from(s)) as f32))
+                .collect();
+            let m = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            let qs = if m > 0.0 { (m / 127.0) as f32 } else { 1.0 };
+            assert_eq!(prepared.scale(), qs);
+            let q8: Vec<i8> = w
+                .iter()
+                .map(|&x| symmetric_code_reference(x as f32, qs))
+                .collect();
+            assert_eq!(prepared.codes(), &q8[..]);
+            let codes: Vec<i8> = data
+                .chunks(dim)
+                .flat_map(|v| codec.encode(v).unwrap())
+                .collect();
+            let mut scores = vec![0f32; rows];
+            prepared.scores(&codes, &mut scores);
+            for (i, (v, code)) in data.chunks(dim).zip(codes.chunks(dim)).enumerate() {
+                let exact: f64 = q
+                    .iter()
+                    .zip(v)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
+                // Half a step of the code times |q|, plus half a step of the query times |code|.
+                let bound: f64 = (0..dim)
+                    .map(|j| {
+                        0.5 * f64::from(q[j]).abs() * f64::from(scales[j])
+                            + 0.5 * f64::from(qs) * f64::from(code[j]).abs()
+                    })
+                    .sum::<f64>()
+                    * 1.001
+                    + 1e-6;
+                assert!(
+                    (f64::from(scores[i]) - exact).abs() <= bound,
+                    "dim {dim} row {i}"
+                );
+                assert_eq!(scores[i], prepared.score(code));
+            }
+        }
+    }
+}
+
+#[test]
+fn int8_symmetric_rejects_bad_input() {
+    use nexus_quant::Error;
+    assert_eq!(Int8Symmetric::train(&[], 3), Err(Error::EmptyTrainingSet));
+    assert_eq!(Int8Symmetric::train(&[1.0], 0), Err(Error::ZeroDimension));
+    assert!(matches!(
+        Int8Symmetric::train(&[1.0, 2.0, 3.0], 2),
+        Err(Error::RaggedBatch { .. })
+    ));
+    assert!(matches!(
+        Int8Symmetric::train(&[1.0, f32::NAN], 2),
+        Err(Error::NonFinite { row: 0, index: 1 })
+    ));
+    assert!(matches!(
+        Int8Symmetric::train(&[1.0, 2e15], 2),
+        Err(Error::OutOfRange { row: 0, index: 1 })
+    ));
+    let codec = Int8Symmetric::train(&[1.0, -2.0], 2).unwrap();
+    assert!(matches!(
+        codec.encode(&[1.0]),
+        Err(Error::DimensionMismatch {
+            expected: 2,
+            got: 1
+        })
+    ));
+    assert!(codec.encode_into(&[1.0, 1.0], &mut [0i8; 3]).is_err());
+    assert!(codec.encode(&[f32::INFINITY, 0.0]).is_err());
+    assert!(codec.prepare_query(&[f32::NAN, 0.0]).is_err());
+    assert!(codec.decoded_norm2(&[1]).is_err());
+    assert!(codec.decode(&[1, 2, 3]).is_err());
+    for bad in [
+        vec![],
+        vec![1.0, 0.0],
+        vec![-1.0],
+        vec![f32::NAN],
+        vec![f32::INFINITY],
+        vec![1e14],
+    ] {
+        assert!(Int8Symmetric::from_scales(bad.clone()).is_err(), "{bad:?}");
+    }
+    let back = Int8Symmetric::from_scales(codec.scales().to_vec()).unwrap();
+    assert_eq!(back, codec);
 }
 
 /// The rotation written out: signs from ChaCha8 (bit b of the k-th u64 → −1), the dense

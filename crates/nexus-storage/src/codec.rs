@@ -1,8 +1,11 @@
 //! Little-endian decoding with bounds checks, and the checksum.
 //!
-//! One way to read a little-endian number, here and in nexus-quant's layout: split the next `N`
-//! bytes off as `[u8; N]` (`split_first_chunk`, or `as_chunks` for a run of them) and decode
-//! with `from_le_bytes` — no hand-indexed arrays, no fallible `try_into`.
+//! One way to read a little-endian number in the workspace: split the next `N` bytes off as
+//! `[u8; N]` (`split_first_chunk`, or `as_chunks` for a run of them) and decode with
+//! `from_le_bytes` — no hand-indexed arrays, no fallible `try_into`. The shared reader is
+//! `nexus_quant::LeReader` (nexus-quant's layout and nexus-index's file reader use it);
+//! [`Cursor`] is its twin here because this crate depends on no crate of the workspace (a
+//! dependency on nexus-quant for thirty lines would bring its rayon, rand and serde along).
 
 /// CRC32C (Castagnoli) of `bytes`.
 pub(crate) fn crc(bytes: &[u8]) -> u32 {

@@ -7,11 +7,11 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
 
+use nexus_quant::Int8Symmetric;
 use parking_lot::Mutex;
 
 use super::scorer::{F32Scorer, Int8Scorer, Scorer};
 use super::visited::Visited;
-use crate::codes::Int8Codec;
 use crate::kernels::prefetch;
 use crate::metric::Metric;
 use crate::source::VectorSource;
@@ -47,10 +47,11 @@ impl std::fmt::Debug for Vectors {
     }
 }
 
-/// The int8 codec and the decoded norms; the codes themselves live in the node blocks.
+/// The int8 codec (nexus-quant's symmetric codes) and the decoded norms; the codes themselves
+/// live in the node blocks.
 #[derive(Debug)]
 pub(crate) struct Codes {
-    pub(crate) codec: Option<Int8Codec>,
+    pub(crate) codec: Option<Int8Symmetric>,
     pub(crate) trained_on: usize,
     pub(crate) norms: Vec<f32>,
 }
@@ -330,15 +331,25 @@ impl Store {
             for u in 0..take {
                 sample.extend_from_slice(self.vector(u as u32));
             }
-            codes.codec = Some(Int8Codec::train(&sample, dim));
-            codes.trained_on = n;
-            start = 0;
+            // Vectors are validated on entry (finite, at most MAX_ABS; the dimension at most
+            // nexus_quant::MAX_DIM with int8 codes), so training succeeds; should it not (a
+            // caller's source whose rows changed), the previous codec stays, or the walk
+            // stays on f32 until one trains.
+            if let Ok(codec) = Int8Symmetric::train(&sample, dim) {
+                codes.codec = Some(codec);
+                codes.trained_on = n;
+                start = 0;
+            }
         }
         if let Some(codec) = codes.codec.as_ref() {
             let mut code = vec![0i8; dim];
             for u in start..n {
-                codec.encode(self.vector(u as u32), &mut code);
-                codes.norms[u] = codec.decoded_norm2(&code);
+                // A row the codec refuses (only a changed source row can be) gets the zero
+                // code: the walk may miss it, the exact rerank still scores it truly.
+                if codec.encode_into(self.vector(u as u32), &mut code).is_err() {
+                    code.fill(0);
+                }
+                codes.norms[u] = codec.decoded_norm2(&code).unwrap_or(0.0);
                 self.set_payload(u as u32, bytemuck::cast_slice(&code));
             }
         }
@@ -549,8 +560,12 @@ impl Store {
     pub(crate) fn link(&self, node: u32, ef_construction: usize, visited: &mut Visited) {
         let query = self.vector(node);
         let codes = self.codes.as_ref();
-        if let Some((codes, codec)) = codes.and_then(|c| c.codec.as_ref().map(|k| (c, k))) {
-            let mut scorer = Int8Scorer::new(self, codes, codec, query);
+        let int8 = codes.and_then(|c| {
+            c.codec
+                .as_ref()
+                .and_then(|k| Int8Scorer::new(self, c, k, query))
+        });
+        if let Some(mut scorer) = int8 {
             self.link_with(&mut scorer, node, ef_construction, visited);
         } else {
             let mut scorer = F32Scorer::new(self, query);

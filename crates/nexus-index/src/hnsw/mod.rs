@@ -193,6 +193,12 @@ impl HnswIndex {
             return Err(Error::ZeroDimension);
         }
         params.validate()?;
+        if params.traversal == Traversal::Int8 && dim > nexus_quant::MAX_DIM {
+            return Err(Error::InvalidParameter {
+                name: "dim",
+                reason: "int8 traversal takes at most nexus_quant::MAX_DIM dimensions",
+            });
+        }
         let store = Store::new(
             dim,
             params.m,
@@ -495,10 +501,15 @@ impl HnswIndex {
                 || (!store.is_deleted(u) && filter.is_none_or(|f| f.allows(store.ids[u as usize])))
         };
         let mut visited = self.take_visited();
-        let found = match (&store.codes, self.params.traversal) {
-            (Some(codes), Traversal::Int8) if codes.codec.is_some() => {
-                let codec = codes.codec.as_ref().expect("checked");
-                let mut scorer = Int8Scorer::new(store, codes, codec, q);
+        let int8 = match (&store.codes, self.params.traversal) {
+            (Some(codes), Traversal::Int8) => codes
+                .codec
+                .as_ref()
+                .and_then(|codec| Int8Scorer::new(store, codes, codec, q)),
+            _ => None,
+        };
+        let found = match int8 {
+            Some(mut scorer) => {
                 let found = Self::walk(
                     store,
                     &mut scorer,
@@ -523,7 +534,7 @@ impl HnswIndex {
                 }
                 top.into_sorted()
             }
-            _ => {
+            None => {
                 let mut scorer = F32Scorer::new(store, q);
                 let found = Self::walk(
                     store,

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use nexus_quant::{Int8Symmetric, LeReader};
+
 use super::graph::{MAX_LEVEL, NONE, Store, Vectors};
 use super::{HnswIndex, HnswParams, Traversal};
-use crate::codes::Int8Codec;
 use crate::error::{Corrupt, Error, Result, corrupt};
 use crate::metric::Metric;
 use crate::source::VectorSource;
@@ -165,8 +166,16 @@ impl HnswIndex {
         if &bytes[..8] != MAGIC {
             return Err(corrupt(Corrupt::Magic));
         }
-        let mut r = Reader { bytes, pos: 8 };
-        let version = r.u32();
+        // Header fields through the workspace's little-endian reader; the length is checked
+        // above, so a read that ran out would mean a truncated file.
+        let short = || {
+            corrupt(Corrupt::Truncated {
+                needed: (HEADER + TRAILER) as u64,
+                len: len as u64,
+            })
+        };
+        let mut r = LeReader::new(&bytes[8..HEADER]);
+        let version = r.u32().ok_or_else(short)?;
         if version != VERSION {
             return Err(Error::UnsupportedVersion {
                 found: version,
@@ -174,38 +183,40 @@ impl HnswIndex {
             });
         }
         let body = &bytes[..len - TRAILER];
-        let stored = u32::from_le_bytes(bytes[len - TRAILER..len - 4].try_into().expect("4 bytes"));
+        let stored = LeReader::new(&bytes[len - TRAILER..])
+            .u32()
+            .ok_or_else(short)?;
         if crc32c::crc32c(body) != stored {
             return Err(corrupt(Corrupt::Checksum));
         }
         let header = |field| corrupt(Corrupt::Header { field });
-        let dim = r.u32() as usize;
-        let m = r.u32() as usize;
-        let ef_construction = r.u32() as usize;
-        let ef_search = r.u32() as usize;
-        let metric = Metric::from_tag(r.u8()).ok_or_else(|| header("metric"))?;
-        let traversal = match r.u8() {
+        let dim = r.u32().ok_or_else(short)? as usize;
+        let m = r.u32().ok_or_else(short)? as usize;
+        let ef_construction = r.u32().ok_or_else(short)? as usize;
+        let ef_search = r.u32().ok_or_else(short)? as usize;
+        let metric = Metric::from_tag(r.u8().ok_or_else(short)?).ok_or_else(|| header("metric"))?;
+        let traversal = match r.u8().ok_or_else(short)? {
             0 => Traversal::F32,
             1 => Traversal::Int8,
             _ => return Err(header("traversal")),
         };
-        let sourced = match r.u8() {
+        let sourced = match r.u8().ok_or_else(short)? {
             0 => false,
             1 => true,
             _ => return Err(header("storage")),
         };
-        let has_codec = match r.u8() {
+        let has_codec = match r.u8().ok_or_else(short)? {
             0 => false,
             1 => true,
             _ => return Err(header("codec")),
         };
-        let n = r.u64();
-        let entry = r.u32();
-        let entry_level = r.u32();
-        let seed = r.u64();
-        let compact_ratio = f32::from_le_bytes(r.take(4).try_into().expect("4 bytes"));
-        let trained_on = r.u64();
-        if !(1..=1 << 16).contains(&dim) {
+        let n = r.u64().ok_or_else(short)?;
+        let entry = r.u32().ok_or_else(short)?;
+        let entry_level = r.u32().ok_or_else(short)?;
+        let seed = r.u64().ok_or_else(short)?;
+        let compact_ratio = r.f32().ok_or_else(short)?;
+        let trained_on = r.u64().ok_or_else(short)?;
+        if !(1..=nexus_quant::MAX_DIM).contains(&dim) {
             return Err(header("dim"));
         }
         let params = HnswParams {
@@ -231,11 +242,7 @@ impl HnswIndex {
         let m0 = 2 * m;
         // Sections in order; each is checked against the file before it is read.
         let mut sec = Sections { body, pos: HEADER };
-        let ids: Vec<u64> = sec
-            .take(n, 8)?
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
+        let ids = decode(sec.take(n, 8)?, u64::from_le_bytes);
         let levels = sec.take(n, 1)?.to_vec();
         if let Some(u) = levels.iter().position(|&l| l > MAX_LEVEL) {
             return Err(corrupt(Corrupt::Graph { node: u as u64 }));
@@ -244,18 +251,14 @@ impl HnswIndex {
         if deleted_raw.iter().any(|&d| d > 1) {
             return Err(header("deleted"));
         }
-        let level0 = words(sec.take(n * (1 + m0), 4)?);
+        let level0 = decode(sec.take(n * (1 + m0), 4)?, u32::from_le_bytes);
         let upper_words: usize = levels.iter().map(|&l| usize::from(l) * (1 + m)).sum();
-        let upper_flat = words(sec.take(upper_words, 4)?);
+        let upper_flat = decode(sec.take(upper_words, 4)?, u32::from_le_bytes);
         // f32 vectors (owned) or source rows.
         let (flat, rows): (Vec<f32>, Vec<u32>) = match &source {
             None => {
-                let v: Vec<f32> = sec
-                    .take(n * dim, 4)?
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect();
-                if v.iter().any(|x| !x.is_finite()) {
+                let v = decode(sec.take(n * dim, 4)?, f32::from_le_bytes);
+                if crate::metric::check_finite(&v, 0).is_err() {
                     return Err(corrupt(Corrupt::NonFinite));
                 }
                 (v, Vec::new())
@@ -267,11 +270,7 @@ impl HnswIndex {
                         got: s.dim(),
                     });
                 }
-                let rows: Vec<u32> = sec
-                    .take(n, 4)?
-                    .chunks_exact(4)
-                    .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect();
+                let rows = decode(sec.take(n, 4)?, u32::from_le_bytes);
                 if let Some(&row) = rows.iter().find(|&&r| r as usize >= s.len()) {
                     return Err(Error::SourceRow {
                         row: u64::from(row),
@@ -281,14 +280,11 @@ impl HnswIndex {
                 (Vec::new(), rows)
             }
         };
-        let (codec, codes): (Option<Int8Codec>, &[u8]) =
+        let (codec, codes): (Option<Int8Symmetric>, &[u8]) =
             if traversal == Traversal::Int8 && has_codec {
-                let scales: Vec<f32> = sec
-                    .take(dim, 4)?
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect();
-                let codec = Int8Codec::from_scales(scales).ok_or(corrupt(Corrupt::NonFinite))?;
+                let scales = decode(sec.take(dim, 4)?, f32::from_le_bytes);
+                let codec =
+                    Int8Symmetric::from_scales(scales).map_err(|_| corrupt(Corrupt::NonFinite))?;
                 (Some(codec), sec.take(n * dim, 1)?)
             } else {
                 (None, &[])
@@ -374,7 +370,7 @@ impl HnswIndex {
         if let Some(codec) = codec {
             for u in 0..n {
                 let code: &[i8] = bytemuck::cast_slice(&codes[u * dim..(u + 1) * dim]);
-                let norm = codec.decoded_norm2(code);
+                let norm = codec.decoded_norm2(code).unwrap_or(0.0); // `code` is `dim` long
                 store.set_code(u as u32, code, norm);
             }
             if let Some(c) = store.codes.as_mut() {
@@ -385,34 +381,15 @@ impl HnswIndex {
     }
 }
 
-fn words(bytes: &[u8]) -> Vec<u32> {
+/// A section of little-endian numbers of `N` bytes each, decoded with `from_le` (for example
+/// `u32::from_le_bytes`); its length is a multiple of `N` ([`Sections::take`]).
+fn decode<const N: usize, T>(bytes: &[u8], from_le: fn([u8; N]) -> T) -> Vec<T> {
     bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .as_chunks::<N>()
+        .0
+        .iter()
+        .map(|&c| from_le(c))
         .collect()
-}
-
-/// Fixed-position header fields (the header's length is checked before use).
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> &[u8] {
-        let s = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        s
-    }
-    fn u8(&mut self) -> u8 {
-        self.take(1)[0]
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes(self.take(4).try_into().expect("4 bytes"))
-    }
-    fn u64(&mut self) -> u64 {
-        u64::from_le_bytes(self.take(8).try_into().expect("8 bytes"))
-    }
 }
 
 /// The aligned sections after the header.

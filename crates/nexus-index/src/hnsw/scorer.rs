@@ -3,8 +3,9 @@
 //! batches — the unvisited neighbours of one node — so the loads of the next node are in
 //! flight (prefetched) while the current one is scored.
 
+use nexus_quant::{Int8Symmetric, Int8SymmetricQuery};
+
 use super::graph::{Codes, Store};
-use crate::codes::Int8Codec;
 use crate::kernels::{self, prefetch};
 use crate::metric::Metric;
 
@@ -59,35 +60,36 @@ impl Scorer for F32Scorer<'_> {
 }
 
 /// Approximate scores on int8 codes. The query, with the codec's per-dimension scales folded
-/// in, is quantized to i8 with one scale of its own, so a score is one i8 × i8 dot product:
-/// `<q, x> ≈ scale · Σ q8·c` (and `−‖q − x‖² ≈ 2<q, x> − ‖x̂‖²` up to a per-query constant).
+/// in, is quantized to i8 with one scale of its own ([`Int8Symmetric::prepare_query`]), so a
+/// score is one i8 × i8 dot product: `<q, x> ≈ scale · Σ q8·c` (and
+/// `−‖q − x‖² ≈ 2<q, x> − ‖x̂‖²` up to a per-query constant).
 pub(crate) struct Int8Scorer<'a> {
     store: &'a Store,
     norms: &'a [f32],
-    query: Vec<i8>,
-    scale: f32,
+    query: Int8SymmetricQuery,
     l2: bool,
     gathered: Vec<i8>,
     raw: Vec<i32>,
 }
 
 impl<'a> Int8Scorer<'a> {
+    /// `None` if the codec refuses the query (it never does for a validated query or stored
+    /// vector; the caller then walks on f32).
     pub(crate) fn new(
         store: &'a Store,
         codes: &'a Codes,
-        codec: &Int8Codec,
+        codec: &Int8Symmetric,
         query: &[f32],
-    ) -> Self {
-        let (query, scale) = codec.query_i8(query);
-        Self {
+    ) -> Option<Self> {
+        let query = codec.prepare_query(query).ok()?;
+        Some(Self {
             store,
             norms: &codes.norms,
             query,
-            scale,
             l2: store.metric == Metric::L2,
             gathered: Vec::new(),
             raw: Vec::new(),
-        }
+        })
     }
 
     #[inline]
@@ -97,7 +99,7 @@ impl<'a> Int8Scorer<'a> {
 
     #[inline]
     fn finish(&self, node: u32, dot: i32) -> f32 {
-        let s = self.scale * dot as f32;
+        let s = self.query.scale() * dot as f32;
         if self.l2 {
             2.0 * s - self.norms[node as usize]
         } else {
@@ -111,7 +113,7 @@ impl Scorer for Int8Scorer<'_> {
 
     fn score(&mut self, node: u32) -> f32 {
         let mut out = [0i32];
-        kernels::dot_i8_one_to_many(&self.query, self.code(node), &mut out);
+        kernels::dot_i8_one_to_many(self.query.codes(), self.code(node), &mut out);
         self.finish(node, out[0])
     }
 
@@ -127,7 +129,7 @@ impl Scorer for Int8Scorer<'_> {
         }
         self.raw.clear();
         self.raw.resize(nodes.len(), 0);
-        kernels::dot_i8_one_to_many(&self.query, &self.gathered, &mut self.raw);
+        kernels::dot_i8_one_to_many(self.query.codes(), &self.gathered, &mut self.raw);
         out.clear();
         out.extend(
             nodes
