@@ -2,9 +2,16 @@
 //!
 //! A scan cannot be faster than reading its bytes once, so suites report a `bound` row next to
 //! a scan row: the same footprint (hence the same cache level — L2, L3 or DRAM — on this
-//! machine) read by a ≥ 8-accumulator SIMD sum (AVX-512 when the CPU has it, else AVX2, else
-//! scalar), timed interleaved with the scan so that both see the same noise from other
-//! processes. Convert the seconds into the row's unit yourself (GB/s, Mcodes/s, …).
+//! machine) read by a ≥ 8-accumulator SIMD sum, timed interleaved with the scan so that both
+//! see the same noise from other processes. Convert the seconds into the row's unit yourself
+//! (GB/s, Mcodes/s, …).
+//!
+//! The sum reads at the level the kernels run at: AVX-512 at `nexus_simd::level()` avx512,
+//! AVX2 at avx2, scalar below. So with `NEXUS_SIMD=avx2` on an AVX-512 machine, standing in for
+//! an AVX2 machine, the bound is the one an AVX2 machine would measure: an AVX2 core cannot
+//! issue 64-byte loads, whatever the cache behind it delivers. [`ReadBound::pass_widest`] reads
+//! the same buffer with the widest sum this CPU has, for a comparison row when the level is
+//! capped ([`ReadBound::capped`]).
 //!
 //! ```ignore
 //! let bound = bound::ReadBound::new(block_bytes);
@@ -20,6 +27,36 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use nexus_simd::Level;
+
+/// The width of a read-bound sum.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Width {
+    Scalar,
+    Avx2,
+    Avx512,
+}
+
+impl Width {
+    /// The sum for kernels running at `level` (on this CPU: a level the CPU cannot run is
+    /// never `nexus_simd::level()`).
+    fn at(level: Level) -> Width {
+        match level {
+            Level::Scalar => Width::Scalar,
+            Level::Avx2 => Width::Avx2,
+            _ => Width::Avx512,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Width::Scalar => "scalar",
+            Width::Avx2 => "avx2",
+            Width::Avx512 => "avx512",
+        }
+    }
+}
+
 /// A buffer of a fixed footprint whose read time is the bound.
 pub(crate) struct ReadBound {
     buf: Vec<f32>,
@@ -31,7 +68,7 @@ impl ReadBound {
     pub(crate) fn new(bytes: usize) -> Self {
         let buf = vec![1.0f32; bytes.div_ceil(4).max(1)];
         let bound = Self { buf };
-        black_box(bound.sum());
+        black_box(bound.sum(Width::at(Level::detect())));
         bound
     }
 
@@ -40,10 +77,26 @@ impl ReadBound {
         self.buf.len() * 4
     }
 
-    /// One timed read of the whole buffer, in seconds.
+    /// One timed read of the whole buffer at the kernels' level, in seconds.
     pub(crate) fn pass(&self) -> f64 {
+        self.pass_with(Width::at(nexus_simd::level()))
+    }
+
+    /// One timed read of the whole buffer with the widest sum this CPU has, in seconds (the
+    /// same as [`Self::pass`] unless [`Self::capped`]).
+    pub(crate) fn pass_widest(&self) -> f64 {
+        self.pass_with(Width::at(Level::detect()))
+    }
+
+    /// Whether `NEXUS_SIMD` capped the kernels below this CPU's widest level, so that
+    /// [`Self::pass`] and [`Self::pass_widest`] read with different widths.
+    pub(crate) fn capped() -> bool {
+        Width::at(nexus_simd::level()) != Width::at(Level::detect())
+    }
+
+    fn pass_with(&self, width: Width) -> f64 {
         let start = Instant::now();
-        black_box(self.sum());
+        black_box(self.sum(width));
         start.elapsed().as_secs_f64()
     }
 
@@ -56,29 +109,25 @@ impl ReadBound {
         self.bytes() as f64 / secs[secs.len() / 2]
     }
 
-    /// Which SIMD width the sum uses (for the suite's notes).
+    /// Which SIMD width [`Self::pass`] reads with (for the suite's notes).
     pub(crate) fn backend() -> &'static str {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return "avx512";
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                return "avx2";
-            }
-        }
-        "scalar"
+        Width::at(nexus_simd::level()).name()
     }
 
-    fn sum(&self) -> f32 {
+    /// Which SIMD width [`Self::pass_widest`] reads with.
+    pub(crate) fn widest() -> &'static str {
+        Width::at(Level::detect()).name()
+    }
+
+    fn sum(&self, width: Width) -> f32 {
         let buf = black_box(&self.buf[..]);
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if width == Width::Avx512 && std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU supports AVX-512F (checked just above).
                 return unsafe { x86::sum_avx512(buf) };
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if width != Width::Scalar && std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2 (checked just above).
                 return unsafe { x86::sum_avx2(buf) };
             }

@@ -5,6 +5,11 @@
 //! - `dot_f32/d384/one_to_one` — ns — nexus, nexus-scalar, simsimd
 //! - `dot_f32/d384/one_to_many_100k` — GB/s of vectors read — nexus, bound
 //! - `hamming/b1024/one_to_many_100k`, `hamming/b384/one_to_many_100k` — Mcodes/s — nexus, bound
+//!
+//! `bound` reads at the kernels' level (`NEXUS_SIMD=avx2` on an AVX-512 machine: with AVX2, as
+//! an AVX2 machine would). When `NEXUS_SIMD` caps the level below the CPU's, these three rows
+//! also get a `bound-<widest>` row: the same buffer, in the same interleaved loop, read with the
+//! widest loads the CPU has (the bound the rows had before it followed the cap).
 //! - `dot_f32/d384/batch32x100k` — Mscores/s — nexus
 //! - `dot_f32/d384/one_to_many_x32` — Mscores/s — nexus, bound
 //! - `dot_i8/d384/one_to_many_100k` — Mscores/s — nexus, nexus-scalar
@@ -47,10 +52,15 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
         .map(|(k, l)| format!("{k}={l}"))
         .collect();
     eprintln!(
-        "kernels: nexus-simd cap {} ({}); bound: {} sum; {reps} interleaved reps, medians",
+        "kernels: nexus-simd cap {} ({}); bound: {} sum{}; {reps} interleaved reps, medians",
         nexus_simd::backend(),
         levels.join(" "),
-        ReadBound::backend()
+        ReadBound::backend(),
+        if ReadBound::capped() {
+            format!(", bound-{0}: {0} sum", ReadBound::widest())
+        } else {
+            String::new()
+        }
     );
     let mut rng = Gen(42);
     let mut rows = Vec::new();
@@ -128,18 +138,22 @@ fn f32_scan(reps: usize, rng: &mut Gen, rows: &mut Vec<Row>) -> f64 {
     let mut out = vec![0.0f32; ROWS];
     let bytes = std::mem::size_of_val(&block[..]) as f64;
     let bound = ReadBound::new(block.len() * 4);
-    let (mut n, mut b) = (Vec::new(), Vec::new());
+    let (mut n, mut b, mut w) = (Vec::new(), Vec::new(), Vec::new());
     nexus_simd::dot_one_to_many(&query, &block, &mut out); // warm-up
     for _ in 0..reps {
         n.push(
             bytes / secs(|| nexus_simd::dot_one_to_many(&query, black_box(&block), &mut out)) / 1e9,
         );
         b.push(bound.bytes() as f64 / bound.pass() / 1e9);
+        if ReadBound::capped() {
+            w.push(bound.bytes() as f64 / bound.pass_widest() / 1e9);
+        }
     }
     black_box(&out);
     let name = "dot_f32/d384/one_to_many_100k";
     rows.push(Row::from_samples(SUITE, name, "nexus", &n, "GB/s"));
     rows.push(Row::from_samples(SUITE, name, "bound", &b, "GB/s"));
+    widest_row(name, &w, "GB/s", rows);
     eprintln!(
         "{name}: nexus {:.1} GB/s, bound {:.1} GB/s",
         median(&n),
@@ -161,7 +175,7 @@ fn hamming(reps: usize, rng: &mut Gen, rows: &mut Vec<Row>) -> f64 {
         let mut out = vec![0u32; ROWS];
         let bound = ReadBound::new(codes.len() * 8);
         let code_bytes = (words * 8) as f64;
-        let (mut n, mut b) = (Vec::new(), Vec::new());
+        let (mut n, mut b, mut w) = (Vec::new(), Vec::new(), Vec::new());
         // Codes are small: several scans per sample so that a sample is ≥ 1 ms.
         let inner = 20;
         nexus_simd::hamming_one_to_many(&query, &codes, &mut out);
@@ -178,10 +192,15 @@ fn hamming(reps: usize, rng: &mut Gen, rows: &mut Vec<Row>) -> f64 {
                 }
             });
             b.push(bound.bytes() as f64 * inner as f64 / t / code_bytes / 1e6);
+            if ReadBound::capped() {
+                let t: f64 = (0..inner).map(|_| bound.pass_widest()).sum();
+                w.push(bound.bytes() as f64 * inner as f64 / t / code_bytes / 1e6);
+            }
         }
         black_box(&out);
         rows.push(Row::from_samples(SUITE, name, "nexus", &n, "Mcodes/s"));
         rows.push(Row::from_samples(SUITE, name, "bound", &b, "Mcodes/s"));
+        widest_row(name, &w, "Mcodes/s", rows);
         eprintln!(
             "{name}: nexus {:.0} Mcodes/s, bound {:.0} Mcodes/s",
             median(&n),
@@ -192,6 +211,15 @@ fn hamming(reps: usize, rng: &mut Gen, rows: &mut Vec<Row>) -> f64 {
         }
     }
     ratio
+}
+
+/// The `bound-<widest>` row of `name`, if the level is capped (`samples` is then not empty).
+fn widest_row(name: &str, samples: &[f64], unit: &str, rows: &mut Vec<Row>) {
+    if !samples.is_empty() {
+        let imp = format!("bound-{}", ReadBound::widest());
+        rows.push(Row::from_samples(SUITE, name, &imp, samples, unit));
+        eprintln!("{name}: {imp} {:.1} {unit}", median(samples));
+    }
 }
 
 /// `dot_f32/d384/batch32x100k` vs `dot_f32/d384/one_to_many_x32`: Mscores/s, the latter with

@@ -351,9 +351,31 @@ fn hamming_one_to_many_fixed<const N: usize>(query: &[u64], codes: &[u64], out: 
     unsafe { by_eights(codes, 8 * N, out, eight, |c| hamming(query, c)) }
 }
 
+/// [`hamming_one_to_many`] for 384-bit codes: each code one masked 6-word load (the mask a
+/// constant), XORed with the query held in a register, one `VPOPCNTQ`; eight codes reduced
+/// together.
+#[inline]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+fn hamming_one_to_many_w6(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    let q = ld_i_tail(query);
+    let eight = |g: &[u64]| {
+        let mut acc = [_mm512_setzero_si512(); 8];
+        for (a, c) in acc.iter_mut().zip(g.as_chunks::<6>().0) {
+            // SAFETY: the mask selects the 6 words of `c`; masked-off lanes are not read (a
+            // masked load does not fault on them) and load as 0, as in `q`.
+            let x = unsafe { _mm512_maskz_loadu_epi64(0x3F, c.as_ptr().cast()) };
+            *a = _mm512_popcnt_epi64(_mm512_xor_si512(x, q));
+        }
+        acc
+    };
+    // SAFETY: AVX-512 F is enabled on this function, so on the CPU running it.
+    unsafe { by_eights(codes, 6, out, eight, |c| hamming(query, c)) }
+}
+
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
 fn hamming_one_to_many(query: &[u64], codes: &[u64], out: &mut [u32]) {
     match query.len() {
+        6 => return hamming_one_to_many_w6(query, codes, out),
         8 => return hamming_one_to_many_fixed::<1>(query, codes, out),
         16 => return hamming_one_to_many_fixed::<2>(query, codes, out),
         24 => return hamming_one_to_many_fixed::<3>(query, codes, out),
