@@ -20,7 +20,7 @@ pub(crate) struct SuiteFlags {
     /// cache: read at most this many accesses of each trace.
     #[arg(long, value_name = "N")]
     pub(crate) max_accesses: Option<usize>,
-    /// cache: run only these implementations in the hit-ratio part (for tuning).
+    /// cache: run only these implementations (for tuning and quicker A/B runs).
     #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
     pub(crate) impls: Vec<String>,
     /// cache: skip the throughput part.

@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock, now_nanos};
 use crate::counter::Counter;
 use crate::error::Error;
 use crate::flight::Flight;
-use crate::policy::{Entry, NEVER, Peek, Policy, Sink};
+use crate::policy::{Entry, LATEST_EXPIRY, NEVER, Peek, Policy, Sink};
 use crate::stats::{RemovalCause, Stats};
 
 /// Shards are kept at least this large by default, so that sharding does not distort the policy.
@@ -425,7 +425,7 @@ where
             Some(ttl) => u64::try_from(ttl.as_nanos())
                 .ok()
                 .and_then(|t| now.get().checked_add(t))
-                .filter(|&e| e != NEVER)
+                .filter(|&e| e <= LATEST_EXPIRY)
                 .ok_or(Error::TtlOverflow { ttl })?,
         };
         let entry = Entry {

@@ -34,6 +34,7 @@
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use hashbrown::HashTable;
@@ -45,6 +46,9 @@ use crate::stats::RemovalCause;
 
 /// `expires` of an entry that never expires.
 pub(crate) const NEVER: u64 = u64::MAX;
+/// The latest expiry time an entry may have (one below [`NEVER`]'s neighbour is given up so
+/// that [`Expires`] can encode every time in a non-zero word).
+pub(crate) const LATEST_EXPIRY: u64 = u64::MAX - 2;
 /// Candidates at least this frequent may win a lost contest by chance (1/128).
 const ADMIT_RANDOM_THRESHOLD: u8 = 6;
 /// Share of the main space kept for protected entries. Caffeine uses 80; with the ghost-driven
@@ -104,6 +108,27 @@ pub(crate) struct Entry<K, V> {
     pub(crate) expires: u64,
 }
 
+/// An expiry time (ns, or [`NEVER`]) stored as a non-zero word: its spare value (0) is the
+/// niche that lets `Option<Stored<K, V>>` need no separate tag, so a node of an 8-byte key and
+/// value is 32 bytes and never straddles two cache lines (with a tag it was 40, and 3 nodes in
+/// 8 did). Times up to [`LATEST_EXPIRY`] and [`NEVER`] are representable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Expires(NonZeroU64);
+
+impl Expires {
+    /// The encoding: `expires + 2`, wrapping (so [`NEVER`] is 1; only `NEVER - 1` would be 0).
+    #[inline]
+    fn new(expires: u64) -> Self {
+        debug_assert!(expires <= LATEST_EXPIRY || expires == NEVER);
+        Self(NonZeroU64::new(expires.wrapping_add(2)).unwrap_or(NonZeroU64::MIN))
+    }
+
+    #[inline]
+    fn get(self) -> u64 {
+        self.0.get().wrapping_sub(2)
+    }
+}
+
 /// What a slab node keeps of an entry: what a lookup reads and writes. The hash and weight
 /// live only in [`Meta`]; the pending-access count lives beside the key, so a hit touches no
 /// cache line but the entry's own.
@@ -111,7 +136,7 @@ pub(crate) struct Entry<K, V> {
 struct Stored<K, V> {
     key: K,
     value: V,
-    expires: u64,
+    expires: Expires,
     /// Accesses since the policy last looked at the entry (at most [`MAX_PENDING`]). Written
     /// under the shared lock with a plain load and store: concurrent hits on one entry may
     /// count once, which only makes the frequency estimate a little low.
@@ -295,7 +320,7 @@ impl<K: Eq, V> Policy<K, V> {
         Q: Eq + ?Sized,
     {
         let i = self.find(hash, key)?;
-        let expires = self.entry(i).expires;
+        let expires = self.entry(i).expires.get();
         if expires != NEVER && expires <= now() {
             self.remove_node(i, RemovalCause::Expired, sink);
             return None;
@@ -318,7 +343,8 @@ impl<K: Eq, V> Policy<K, V> {
             return Peek::Absent;
         };
         let entry = self.entry(i);
-        if entry.expires != NEVER && entry.expires <= now() {
+        let expires = entry.expires.get();
+        if expires != NEVER && expires <= now() {
             return Peek::Expired;
         }
         entry.note_access();
@@ -332,7 +358,7 @@ impl<K: Eq, V> Policy<K, V> {
         Q: Eq + ?Sized,
     {
         self.find(hash, key).is_some_and(|i| {
-            let e = self.entry(i).expires;
+            let e = self.entry(i).expires.get();
             e == NEVER || e > now()
         })
     }
@@ -362,7 +388,7 @@ impl<K: Eq, V> Policy<K, V> {
                 .expect("indexed slab nodes are occupied");
             let old_key = std::mem::replace(&mut entry.key, key);
             let old_value = std::mem::replace(&mut entry.value, value);
-            let old_expires = std::mem::replace(&mut entry.expires, expires);
+            let old_expires = std::mem::replace(&mut entry.expires, Expires::new(expires)).get();
             let meta = &mut self.meta[i as usize];
             let old_weight = std::mem::replace(&mut meta.weight, weight);
             let list = match meta.region {
@@ -380,6 +406,7 @@ impl<K: Eq, V> Policy<K, V> {
             entry.note_access();
             sink.push(old_key, old_value, RemovalCause::Replaced);
         } else {
+            self.prefetch_insert(hash);
             self.adapt_window(hash, weight);
             let i = self.allocate(Entry {
                 key,
@@ -460,7 +487,7 @@ impl<K: Eq, V> Policy<K, V> {
             entry: Some(Stored {
                 key: entry.key,
                 value: entry.value,
-                expires: entry.expires,
+                expires: Expires::new(entry.expires),
                 pending: AtomicU8::new(0),
             }),
         };
@@ -513,10 +540,29 @@ impl<K: Eq, V> Policy<K, V> {
             return;
         }
         let entry = node.take().expect("indexed slab nodes are occupied");
-        if entry.expires != NEVER {
-            self.expiry.remove(&(entry.expires, i));
+        let expires = entry.expires.get();
+        if expires != NEVER {
+            self.expiry.remove(&(expires, i));
         }
         sink.push(entry.key, entry.value, cause);
+    }
+
+    /// Starts loading, all at once, the cache lines that inserting the new key of `hash` will
+    /// read one after the other: its sketch block, and the entry and sketch block of the
+    /// window's back (the next candidate) and of probation's back (the next victim). Plain
+    /// loads of values then unused: the misses overlap instead of following each other.
+    #[inline]
+    fn prefetch_insert(&self, hash: u64) {
+        self.sketch.touch(hash);
+        for back in [self.window.back(), self.probation.back()]
+            .into_iter()
+            .flatten()
+        {
+            self.sketch.touch(self.meta[back as usize].hash);
+            if let Some(stored) = &self.nodes[back as usize].entry {
+                std::hint::black_box(stored.pending.load(Ordering::Relaxed));
+            }
+        }
     }
 
     /// Adds the pending accesses of node `i` to the sketch and clears them; whether it had any.
@@ -526,9 +572,8 @@ impl<K: Eq, V> Policy<K, V> {
             return false;
         };
         let pending = std::mem::take(stored.pending.get_mut());
-        let hash = self.meta[i as usize].hash;
-        for _ in 0..pending {
-            self.sketch.increment(hash);
+        if pending != 0 {
+            self.sketch.add(self.meta[i as usize].hash, pending);
         }
         pending != 0
     }
@@ -696,5 +741,23 @@ impl<K: Eq, V> Policy<K, V> {
     #[cfg(test)]
     pub(crate) fn sketch(&self) -> &Sketch {
         &self.sketch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node of an 8-byte key and value fills half a cache line exactly.
+    #[test]
+    fn node_of_words_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Node<u64, u64>>(), 32);
+    }
+
+    #[test]
+    fn expires_round_trips() {
+        for e in [0, 1, 2, 1 << 40, LATEST_EXPIRY - 1, LATEST_EXPIRY, NEVER] {
+            assert_eq!(Expires::new(e).get(), e);
+        }
     }
 }

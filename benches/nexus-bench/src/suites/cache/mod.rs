@@ -11,7 +11,8 @@
 //!   the keys of what is replayed. `--quick`: the three smallest trace files only.
 //! - Throughput: rows `mops/zipf{0.9,1.1}/t{1,2,4}` (get-or-insert) and `mops/zipf0.9/t2_read95`
 //!   (95 % gets of hot keys, 5 % inserts; unit `Mops/s`), medians of 5 interleaved repetitions
-//!   (1 when quick); `--no-throughput` skips them.
+//!   (1 when quick); `--no-throughput` skips them; `--impls` runs only the impls named (for
+//!   quicker A/B runs; the summary's ratios then need quick_cache among them).
 //! - Summary on stderr: mean hit/OPT per impl, the share of cells where nexus is within 1 pp of
 //!   the better of moka and quick_cache, nexus against LRU on the recency-heavy traces, and
 //!   throughput ratios to quick_cache.
@@ -85,7 +86,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
     if ctx.flags.no_throughput {
         return Ok(rows);
     }
-    let tp = throughput::run(ctx.quick)?;
+    let tp = throughput::run(ctx.quick, &ctx.flags.impls)?;
     print_throughput_summary(&tp);
     rows.extend(tp);
     Ok(rows)

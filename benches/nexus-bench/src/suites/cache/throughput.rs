@@ -80,15 +80,21 @@ fn row(
     name: &str,
     reps: usize,
     ops: usize,
+    only: &[String],
     warm: &dyn Fn(&AnyCache),
     body: &(dyn Fn(&AnyCache) + Sync),
 ) -> BenchResult<Vec<Row>> {
-    let bar = progress((reps * IMPLS.len()) as u64, name);
+    let runs = |i: usize| only.is_empty() || only.iter().any(|o| o == IMPLS[i]);
+    let active = (0..IMPLS.len()).filter(|&i| runs(i)).count();
+    let bar = progress((reps * active) as u64, name);
     let mut samples = vec![Vec::new(); IMPLS.len()];
     for rep in 0..reps {
         // Rotate the order each repetition: no impl always runs first.
         for i in 0..IMPLS.len() {
             let which = (i + rep) % IMPLS.len();
+            if !runs(which) {
+                continue;
+            }
             let cache = AnyCache::new(IMPLS[which])?;
             warm(&cache);
             let start = Instant::now();
@@ -102,18 +108,21 @@ fn row(
     let m: Vec<String> = samples
         .iter()
         .enumerate()
+        .filter(|(_, s)| !s.is_empty())
         .map(|(i, s)| format!("{} {:.2}", IMPLS[i], median(s)))
         .collect();
     eprintln!("cache: {name}: {} Mops/s", m.join(", "));
     Ok(samples
         .iter()
         .enumerate()
+        .filter(|(_, s)| !s.is_empty())
         .map(|(i, s)| Row::from_samples(super::SUITE, name, IMPLS[i], s, "Mops/s"))
         .collect())
 }
 
-/// Rows `mops/zipf<s>/t<threads>` and `mops/zipf0.9/t2_read95` for every impl.
-pub(super) fn run(quick: bool) -> BenchResult<Vec<Row>> {
+/// Rows `mops/zipf<s>/t<threads>` and `mops/zipf0.9/t2_read95` for every impl in `only` (all
+/// when empty).
+pub(super) fn run(quick: bool, only: &[String]) -> BenchResult<Vec<Row>> {
     let ops_per_thread = if quick { 200_000 } else { 1_000_000 };
     let reps = if quick { 1 } else { 5 };
     let mut rows = Vec::new();
@@ -135,7 +144,14 @@ pub(super) fn run(quick: bool) -> BenchResult<Vec<Row>> {
                     }
                 });
             };
-            rows.extend(row(&name, reps, threads * ops_per_thread, &warm_up, &body)?);
+            rows.extend(row(
+                &name,
+                reps,
+                threads * ops_per_thread,
+                only,
+                &warm_up,
+                &body,
+            )?);
         }
         if label == "zipf0.9" {
             // Gets of the hottest keys (Zipf over `HOT` ranks: the same keys as the top ranks
@@ -171,7 +187,14 @@ pub(super) fn run(quick: bool) -> BenchResult<Vec<Row>> {
                 });
             };
             let name = format!("mops/{label}/t{threads}_read95");
-            rows.extend(row(&name, reps, threads * ops_per_thread, &warm_up, &body)?);
+            rows.extend(row(
+                &name,
+                reps,
+                threads * ops_per_thread,
+                only,
+                &warm_up,
+                &body,
+            )?);
         }
     }
     Ok(rows)
