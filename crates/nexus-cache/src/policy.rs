@@ -406,7 +406,6 @@ impl<K: Eq, V> Policy<K, V> {
             entry.note_access();
             sink.push(old_key, old_value, RemovalCause::Replaced);
         } else {
-            self.prefetch_insert(hash);
             self.adapt_window(hash, weight);
             let i = self.allocate(Entry {
                 key,
@@ -545,24 +544,6 @@ impl<K: Eq, V> Policy<K, V> {
             self.expiry.remove(&(expires, i));
         }
         sink.push(entry.key, entry.value, cause);
-    }
-
-    /// Starts loading, all at once, the cache lines that inserting the new key of `hash` will
-    /// read one after the other: its sketch block, and the entry and sketch block of the
-    /// window's back (the next candidate) and of probation's back (the next victim). Plain
-    /// loads of values then unused: the misses overlap instead of following each other.
-    #[inline]
-    fn prefetch_insert(&self, hash: u64) {
-        self.sketch.touch(hash);
-        for back in [self.window.back(), self.probation.back()]
-            .into_iter()
-            .flatten()
-        {
-            self.sketch.touch(self.meta[back as usize].hash);
-            if let Some(stored) = &self.nodes[back as usize].entry {
-                std::hint::black_box(stored.pending.load(Ordering::Relaxed));
-            }
-        }
     }
 
     /// Adds the pending accesses of node `i` to the sketch and clears them; whether it had any.

@@ -13,16 +13,10 @@ const COUNTER_MIX: u64 = 0xC2B2_AE3D_27D4_EB4F;
 /// Counters saturate at 15 (4 bits).
 const MAX_COUNT: u64 = 15;
 
-/// Eight words of counters, aligned to a cache line: a key's counters are one line's load (an
-/// unaligned `Vec<u64>` split most blocks over two lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C, align(64))]
-struct Block([u64; 8]);
-
 #[derive(Debug, Clone)]
 pub(crate) struct Sketch {
-    /// 16 four-bit counters per word, 8 words per block.
-    table: Vec<Block>,
+    /// 16 four-bit counters per word.
+    table: Vec<u64>,
     mask: usize,
     /// Increments since the last halving.
     additions: u64,
@@ -35,7 +29,7 @@ impl Sketch {
     pub(crate) fn new(entries: u64) -> Self {
         let words = entries.clamp(16, 1 << 26).next_power_of_two() as usize;
         Self {
-            table: vec![Block([0; 8]); words / 8],
+            table: vec![0; words],
             // Blocks of 8 words.
             mask: words / 8 - 1,
             additions: 0,
@@ -45,32 +39,13 @@ impl Sketch {
 
     /// How many keys the sketch is sized for.
     pub(crate) fn entries(&self) -> u64 {
-        self.table.len() as u64 * 8
+        self.table.len() as u64
     }
 
     /// The increments between two halvings.
     #[cfg(test)]
     pub(crate) fn sample_size(&self) -> u64 {
         self.sample_size
-    }
-
-    /// Word `w` of the table (block `w / 8`).
-    #[inline]
-    fn word(&self, w: usize) -> u64 {
-        self.table[w / 8].0[w % 8]
-    }
-
-    #[inline]
-    fn word_mut(&mut self, w: usize) -> &mut u64 {
-        &mut self.table[w / 8].0[w % 8]
-    }
-
-    /// Starts loading the block of `hash`'s counters, ahead of an increment or a frequency
-    /// read (a plain load whose value is unused, so that the cache miss overlaps other work).
-    #[inline]
-    pub(crate) fn touch(&self, hash: u64) {
-        let (w, _) = self.slots(hash)[0];
-        std::hint::black_box(self.word(w));
     }
 
     /// Word index and bit shift of each of the four counters of `hash`.
@@ -91,8 +66,8 @@ impl Sketch {
     pub(crate) fn increment(&mut self, hash: u64) {
         let mut added = false;
         for (w, s) in self.slots(hash) {
-            if (self.word(w) >> s) & 0xF < MAX_COUNT {
-                *self.word_mut(w) += 1 << s;
+            if (self.table[w] >> s) & 0xF < MAX_COUNT {
+                self.table[w] += 1 << s;
                 added = true;
             }
         }
@@ -115,7 +90,7 @@ impl Sketch {
             // while any is below it: that is the smallest counter's distance to the cap.
             let least = slots
                 .iter()
-                .map(|&(w, s)| (self.word(w) >> s) & 0xF)
+                .map(|&(w, s)| (self.table[w] >> s) & 0xF)
                 .min()
                 .unwrap_or(MAX_COUNT);
             let until_halving = self.sample_size.saturating_sub(self.additions).max(1);
@@ -124,8 +99,8 @@ impl Sketch {
                 return;
             }
             for &(w, s) in &slots {
-                let c = (self.word(w) >> s) & 0xF;
-                *self.word_mut(w) += (steps.min(MAX_COUNT - c)) << s;
+                let c = (self.table[w] >> s) & 0xF;
+                self.table[w] += (steps.min(MAX_COUNT - c)) << s;
             }
             self.additions += steps;
             if self.additions >= self.sample_size {
@@ -142,13 +117,13 @@ impl Sketch {
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
         let mut f = MAX_COUNT;
         for (w, s) in self.slots(hash) {
-            f = f.min((self.word(w) >> s) & 0xF);
+            f = f.min((self.table[w] >> s) & 0xF);
         }
         f as u8
     }
 
     fn halve(&mut self) {
-        for w in self.table.iter_mut().flat_map(|b| &mut b.0) {
+        for w in &mut self.table {
             *w = (*w >> 1) & 0x7777_7777_7777_7777;
         }
         self.additions /= 2;
