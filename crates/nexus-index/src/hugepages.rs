@@ -21,9 +21,10 @@ pub(crate) fn advise<T>(buf: &Vec<T>) {
         let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
         if hi > lo {
             // SAFETY: `lo..hi` lies inside `buf`'s allocation of `capacity` elements (rounded
-            // inwards to whole huge pages), which the borrow keeps alive for the call. MADV_HUGEPAGE only changes
-            // how the kernel backs the range, never its contents, so no Rust reference into
-            // it is invalidated. A failure (e.g. THP disabled) is ignored: it is advice.
+            // inwards to whole huge pages), which the borrow keeps alive for the call.
+            // MADV_HUGEPAGE only changes how the kernel backs the range, never its contents,
+            // so no Rust reference into it is invalidated. A failure (e.g. THP disabled) is
+            // ignored: it is advice.
             unsafe {
                 libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
             }
