@@ -69,6 +69,7 @@ mod filter;
 mod hnsw;
 mod hugepages;
 mod index;
+mod int8_codes;
 mod kernels;
 mod metric;
 mod scan;

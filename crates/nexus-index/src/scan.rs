@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::index::{Index, MemoryUsage, check_batch};
+use crate::int8_codes::{self, TRAIN_MAX};
 use crate::kernels;
 use crate::metric::{Metric, normalize, prepare};
 use crate::topk::TopK;
@@ -20,8 +21,6 @@ const BLOCK: usize = 256;
 const QUERY_GROUP: usize = 8;
 /// A filter that allows fewer than 1/SELECTIVE of the rows is served by looking up its ids.
 const SELECTIVE: u64 = 16;
-/// Codes are retrained until this many vectors have been seen.
-const TRAIN_MAX: usize = 16_384;
 
 #[derive(Debug, Default)]
 struct Codes {
@@ -92,7 +91,7 @@ impl Rows {
             .reserve_exact(n.saturating_sub(codes.norms.len()));
         codes.codes.resize(n * dim, 0);
         codes.norms.resize(n, 0.0);
-        if codes.codec.is_none() || (n >= 2 * codes.trained_on && codes.trained_on < TRAIN_MAX) {
+        if int8_codes::needs_training(codes.codec.as_ref(), codes.trained_on, n) {
             // Retrain on (a prefix of) everything and re-encode every row: amortised O(1).
             let sample = &self.data[..n.min(TRAIN_MAX) * dim];
             // The rows are validated (finite, at most MAX_ABS, dim at most MAX_DIM): training
@@ -108,14 +107,8 @@ impl Rows {
         };
         for r in touched {
             let code = &mut codes.codes[r * dim..(r + 1) * dim];
-            // Validated rows always encode; the zero code is only a defensive fallback.
-            if codec
-                .encode_into(&self.data[r * dim..(r + 1) * dim], code)
-                .is_err()
-            {
-                code.fill(0);
-            }
-            codes.norms[r] = codec.decoded_norm2(code).unwrap_or(0.0);
+            codes.norms[r] =
+                int8_codes::encode_row(codec, &self.data[r * dim..(r + 1) * dim], code);
         }
     }
 

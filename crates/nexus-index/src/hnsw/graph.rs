@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use super::scorer::{F32Scorer, Int8Scorer, Scorer};
 use super::visited::Visited;
+use crate::int8_codes::{self, TRAIN_MAX};
 use crate::kernels::prefetch;
 use crate::metric::Metric;
 use crate::source::VectorSource;
@@ -21,8 +22,6 @@ use crate::topk::Scored;
 pub(crate) const NONE: u32 = u32::MAX;
 /// Highest level a node may get.
 pub(crate) const MAX_LEVEL: u8 = 15;
-/// Codes are retrained until this many vectors have been seen.
-const TRAIN_MAX: usize = 16_384;
 
 /// Where node vectors live.
 pub(crate) enum Vectors {
@@ -322,10 +321,7 @@ impl Store {
         };
         codes.norms.resize(n, 0.0);
         let mut start = from;
-        if n > 0
-            && (codes.codec.is_none()
-                || (n >= 2 * codes.trained_on && codes.trained_on < TRAIN_MAX))
-        {
+        if int8_codes::needs_training(codes.codec.as_ref(), codes.trained_on, n) {
             let take = n.min(TRAIN_MAX);
             let mut sample = Vec::with_capacity(take * dim);
             for u in 0..take {
@@ -344,12 +340,7 @@ impl Store {
         if let Some(codec) = codes.codec.as_ref() {
             let mut code = vec![0i8; dim];
             for u in start..n {
-                // A row the codec refuses (only a changed source row can be) gets the zero
-                // code: the walk may miss it, the exact rerank still scores it truly.
-                if codec.encode_into(self.vector(u as u32), &mut code).is_err() {
-                    code.fill(0);
-                }
-                codes.norms[u] = codec.decoded_norm2(&code).unwrap_or(0.0);
+                codes.norms[u] = int8_codes::encode_row(codec, self.vector(u as u32), &mut code);
                 self.set_payload(u as u32, bytemuck::cast_slice(&code));
             }
         }
