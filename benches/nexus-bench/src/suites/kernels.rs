@@ -5,14 +5,15 @@
 //! - `dot_f32/d384/one_to_one` — ns — nexus, nexus-scalar, simsimd
 //! - `dot_f32/d384/one_to_many_100k` — GB/s of vectors read — nexus, bound
 //! - `hamming/b1024/one_to_many_100k`, `hamming/b384/one_to_many_100k` — Mcodes/s — nexus, bound
-//!
-//! `bound` reads at the kernels' level (`NEXUS_SIMD=avx2` on an AVX-512 machine: with AVX2, as
-//! an AVX2 machine would). When `NEXUS_SIMD` caps the level below the CPU's, these three rows
-//! also get a `bound-<widest>` row: the same buffer, in the same interleaved loop, read with the
-//! widest loads the CPU has (the bound the rows had before it followed the cap).
 //! - `dot_f32/d384/batch32x100k` — Mscores/s — nexus
 //! - `dot_f32/d384/one_to_many_x32` — Mscores/s — nexus, bound
 //! - `dot_i8/d384/one_to_many_100k` — Mscores/s — nexus, nexus-scalar
+//!
+//! `bound` reads at the kernels' level (`NEXUS_SIMD=avx2` on an AVX-512 machine: with AVX2, as
+//! an AVX2 machine would). When `NEXUS_SIMD` caps the level below the CPU's,
+//! `dot_f32/d384/one_to_many_100k` and both Hamming rows also get a `bound-<widest>` row: the
+//! same buffer, in the same interleaved loop, read with the widest loads the CPU has (the bound
+//! the rows had before it followed the cap).
 //!
 //! Every figure is the median of interleaved repetitions (1 thread); `--quick` keeps the same
 //! footprints with fewer repetitions and calls (at least 5 samples per row but the batch rows,
