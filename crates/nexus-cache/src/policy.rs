@@ -127,6 +127,13 @@ impl Expires {
     fn get(self) -> u64 {
         self.0.get().wrapping_sub(2)
     }
+
+    /// Whether the entry has expired; the clock is read only for entries that can expire.
+    #[inline]
+    fn passed(self, now: &mut dyn FnMut() -> u64) -> bool {
+        let expires = self.get();
+        expires != NEVER && expires <= now()
+    }
 }
 
 /// What a slab node keeps of an entry: what a lookup reads and writes. The hash and weight
@@ -320,8 +327,7 @@ impl<K: Eq, V> Policy<K, V> {
         Q: Eq + ?Sized,
     {
         let i = self.find(hash, key)?;
-        let expires = self.entry(i).expires.get();
-        if expires != NEVER && expires <= now() {
+        if self.entry(i).expires.passed(now) {
             self.remove_node(i, RemovalCause::Expired, sink);
             return None;
         }
@@ -343,8 +349,7 @@ impl<K: Eq, V> Policy<K, V> {
             return Peek::Absent;
         };
         let entry = self.entry(i);
-        let expires = entry.expires.get();
-        if expires != NEVER && expires <= now() {
+        if entry.expires.passed(now) {
             return Peek::Expired;
         }
         entry.note_access();
@@ -357,10 +362,8 @@ impl<K: Eq, V> Policy<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.find(hash, key).is_some_and(|i| {
-            let e = self.entry(i).expires.get();
-            e == NEVER || e > now()
-        })
+        self.find(hash, key)
+            .is_some_and(|i| !self.entry(i).expires.passed(now))
     }
 
     /// Inserts or replaces; `weight <= capacity` is the caller's check. Evicts to capacity.
