@@ -8,7 +8,9 @@
 //! `benches/nexus-bench/src/icount.rs` (the binary lists them with `--icount-list`); each runs
 //! in its own callgrind process, counted only inside `icount_measured` (setup is not counted).
 //!
-//! Counts depend on the compiler and the cargo profile: the file keeps one set per profile.
+//! Counts depend on the compiler and the cargo profile: the file keeps one set per profile. The
+//! binary is always built without incremental compilation (as CI builds), so a developer's
+//! incremental setting cannot move the counts.
 //! `--save` rewrites the current profile's counts on purpose (commit the file with the change
 //! that moved them).
 
@@ -46,7 +48,7 @@ fn counts_file() -> PathBuf {
 pub(crate) fn run(o: &Options) -> Result<()> {
     let started = Instant::now();
     let valgrind = valgrind_version()?;
-    let exe = build_bench(&o.cargo_profile)?;
+    let exe = build_bench(&o.cargo_profile, true)?;
     let workloads = list_workloads(&exe)?;
     let chosen: Vec<&String> = workloads
         .iter()

@@ -441,7 +441,7 @@ fn measure(o: &Options, pgo_exe: &Path, bin: &Path, started: Instant) -> Result<
         "pgo: 5/5 plain vs PGO, {} interleaved pairs (A B A B …)",
         o.pairs
     );
-    let plain_exe = build_bench(&o.cargo_profile)?;
+    let plain_exe = build_bench(&o.cargo_profile, false)?;
     let (mut plain, mut pgo) = (Vec::new(), Vec::new());
     for pair in 1..=o.pairs {
         eprintln!("pgo: pair {pair}/{}: plain", o.pairs);
