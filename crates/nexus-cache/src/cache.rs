@@ -36,8 +36,17 @@ struct Shard<K, V> {
     policy: Policy<K, V>,
     flights: HashTable<FlightSlot<K, V>>,
     next_ticket: u64,
-    misses: u64,
     rejected: u64,
+}
+
+/// What [`Cache::get_shared`] found.
+enum Shared<V> {
+    /// A live entry's value (its hit counted).
+    Hit(V),
+    /// An entry whose time to live has passed.
+    Expired,
+    /// No entry.
+    Absent,
 }
 
 /// A load in flight: its key, a ticket naming this load, and the waiters' rendezvous (created
@@ -64,6 +73,8 @@ pub struct Cache<K, V> {
     shards: Box<[ShardCell<K, V>]>,
     /// Lookups that found a live entry.
     hits: Counter,
+    /// Lookups that found none (counted like hits, so a miss needs no exclusive lock).
+    misses: Counter,
     hasher: ahash::RandomState,
     shard_mask: u64,
     capacity: u64,
@@ -182,7 +193,6 @@ where
                     policy: Policy::new(cap, seed),
                     flights: HashTable::new(),
                     next_ticket: 0,
-                    misses: 0,
                     rejected: 0,
                 }))
             })
@@ -190,6 +200,7 @@ where
         Ok(Cache {
             shards: shard_list.into_boxed_slice(),
             hits: Counter::new(),
+            misses: Counter::new(),
             hasher,
             shard_mask: shards as u64 - 1,
             capacity,
@@ -214,14 +225,16 @@ fn default_shards(capacity: u64) -> usize {
 }
 
 /// Reads the clock at most once per operation, and only if an entry with a TTL is involved.
+/// (It borrows the `Arc`, not the clock: finding a `dyn` value inside its `Arc` takes a few
+/// instructions that a hit, which almost never reads the clock, should not pay.)
 struct LazyNow<'a> {
-    clock: &'a dyn Clock,
+    clock: &'a Arc<dyn Clock>,
     now: Option<u64>,
 }
 
 impl LazyNow<'_> {
     fn get(&mut self) -> u64 {
-        *self.now.get_or_insert_with(|| now_nanos(self.clock))
+        *self.now.get_or_insert_with(|| now_nanos(&**self.clock))
     }
 }
 
@@ -283,10 +296,14 @@ where
     }
 
     /// The fast path of a lookup, under the shard's shared lock: a live entry's value, its
-    /// access noted and its hit counted. `None` when absent or expired: the caller then looks
-    /// up again under the exclusive lock.
-    #[inline]
-    fn get_shared<Q>(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: &Q) -> Option<V>
+    /// access noted and its hit counted; otherwise whether the key is absent or expired (only
+    /// an expired entry needs the exclusive lock, to be removed). Misses are not counted here.
+    ///
+    /// Always inlined, and every slower path of its callers is a separate function: a hit
+    /// then runs in one small frame (callgrind, Zipf 1.1 gets with 89 % hits: 158 → 120
+    /// instructions a `get`, with the changes to [`LazyNow`] and the counters' thread slot).
+    #[inline(always)]
+    fn get_shared<Q>(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: &Q) -> Shared<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -296,15 +313,16 @@ where
         match guard.policy.peek(hash, key, &mut || now.get()) {
             Peek::Live(v) => {
                 self.hits.add_one();
-                Some(v.clone())
+                Shared::Hit(v.clone())
             }
-            Peek::Expired | Peek::Absent => None,
+            Peek::Expired => Shared::Expired,
+            Peek::Absent => Shared::Absent,
         }
     }
 
     fn now(&self) -> LazyNow<'_> {
         LazyNow {
-            clock: &*self.clock,
+            clock: &self.clock,
             now: None,
         }
     }
@@ -334,24 +352,37 @@ where
     {
         let hash = self.hash(key);
         let shard = self.shard(hash);
-        if let Some(v) = self.get_shared(shard, hash, key) {
-            return Some(v);
+        match self.get_shared(shard, hash, key) {
+            Shared::Hit(v) => Some(v),
+            Shared::Absent => {
+                self.misses.add_one();
+                None
+            }
+            Shared::Expired => self.get_expired(shard, hash, key),
         }
+    }
+
+    /// [`get`](Self::get) of an entry found expired under the shared lock: looks again under
+    /// the exclusive one, which removes it (another thread may have replaced it meanwhile).
+    #[cold]
+    #[inline(never)]
+    fn get_expired<Q>(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let mut sink = self.sink();
         let mut now = self.now();
-        let found = {
-            let mut shard = self.write(shard);
-            let found = shard
-                .policy
-                .get(hash, key, &mut || now.get(), &mut sink)
-                .cloned();
-            if found.is_some() {
-                self.hits.add_one();
-            } else {
-                shard.misses += 1;
-            }
-            found
-        };
+        let found = self
+            .write(shard)
+            .policy
+            .get(hash, key, &mut || now.get(), &mut sink)
+            .cloned();
+        if found.is_some() {
+            self.hits.add_one();
+        } else {
+            self.misses.add_one();
+        }
         self.notify(sink);
         found
     }
@@ -449,9 +480,22 @@ where
     pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
         let hash = self.hash(&key);
         let shard = self.shard(hash);
-        if let Some(v) = self.get_shared(shard, hash, &key) {
+        if let Shared::Hit(v) = self.get_shared(shard, hash, &key) {
             return v;
         }
+        self.load(shard, hash, key, init)
+    }
+
+    /// [`get_or_insert_with`](Self::get_or_insert_with) after a miss under the shared lock:
+    /// joins or leads the key's flight, then stores the value.
+    #[inline(never)]
+    fn load(
+        &self,
+        shard: &RwLock<Shard<K, V>>,
+        hash: u64,
+        key: K,
+        init: impl FnOnce() -> V,
+    ) -> V {
         let mut counted = false;
         let ticket = loop {
             let mut sink = self.sink();
@@ -470,7 +514,7 @@ where
                 return v;
             }
             if !counted {
-                guard.misses += 1;
+                self.misses.add_one();
                 counted = true;
             }
             match guard.flights.find_mut(hash, |f| f.key == key) {
@@ -588,11 +632,11 @@ where
     pub fn stats(&self) -> Stats {
         let mut s = Stats {
             hits: self.hits.sum(),
+            misses: self.misses.sum(),
             ..Stats::default()
         };
         for shard in self.shards.iter() {
             let shard = self.write(shard);
-            s.misses += shard.misses;
             s.rejected += shard.rejected;
             s.evictions += shard.policy.counters.evictions;
             s.expirations += shard.policy.counters.expirations;
@@ -627,3 +671,4 @@ impl<K: Eq, V: Clone> Drop for Leader<'_, K, V> {
         }
     }
 }
+

@@ -8,6 +8,7 @@
 //! cell, bumped with `fetch_add`. A sum read while threads count is a snapshot of each cell;
 //! once they are joined it is exact.
 
+use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,6 +48,8 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // From now on this thread counts in the shared cell: the slot may go to another thread.
+        let _ = INDEX.try_with(|i| i.set(NO_SLOT));
         if let Some(s) = self.0 {
             // The mutex orders this thread's last store to its cells before the next owner's
             // first load of them.
@@ -55,14 +58,36 @@ impl Drop for Slot {
     }
 }
 
+/// [`INDEX`] before the thread has asked for a slot.
+const UNSET: usize = usize::MAX;
+/// [`INDEX`] of a thread without a slot (the pool was empty, or the thread is ending).
+const NO_SLOT: usize = usize::MAX - 1;
+
 thread_local! {
-    static SLOT: Slot = Slot::acquire();
+    /// The thread's slot as a plain number, for the hot path: constant-initialized and without
+    /// a destructor, so reading it is one thread-local load (no lazy-initialization check).
+    static INDEX: Cell<usize> = const { Cell::new(UNSET) };
+    /// Owns the thread's slot and gives it back to the pool when the thread ends.
+    static OWNER: Slot = Slot::acquire();
 }
 
 /// The calling thread's slot, if it owns one.
 #[inline]
 fn slot() -> Option<usize> {
-    SLOT.try_with(|s| s.0).ok().flatten()
+    match INDEX.with(Cell::get) {
+        NO_SLOT => None,
+        UNSET => first_slot(),
+        i => Some(i),
+    }
+}
+
+/// Takes a slot from the pool for this thread (once per thread).
+#[cold]
+fn first_slot() -> Option<usize> {
+    let s = OWNER.try_with(|s| s.0).ok().flatten();
+    // While the thread's destructors run, `OWNER` may be gone already: no slot then.
+    INDEX.with(|i| i.set(s.unwrap_or(NO_SLOT)));
+    s
 }
 
 /// One counter: a cell per pool slot, then the shared one (index [`SLOTS`]); boxed, so the
