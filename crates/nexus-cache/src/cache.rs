@@ -489,13 +489,7 @@ where
     /// [`get_or_insert_with`](Self::get_or_insert_with) after a miss under the shared lock:
     /// joins or leads the key's flight, then stores the value.
     #[inline(never)]
-    fn load(
-        &self,
-        shard: &RwLock<Shard<K, V>>,
-        hash: u64,
-        key: K,
-        init: impl FnOnce() -> V,
-    ) -> V {
+    fn load(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: K, init: impl FnOnce() -> V) -> V {
         let mut counted = false;
         let ticket = loop {
             let mut sink = self.sink();
@@ -671,4 +665,3 @@ impl<K: Eq, V: Clone> Drop for Leader<'_, K, V> {
         }
     }
 }
-

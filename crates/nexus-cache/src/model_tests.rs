@@ -117,6 +117,8 @@ impl Model {
             v.len() as u64
         };
         let (gw, gm) = (distinct(&self.window_ghosts), distinct(&self.main_ghosts));
+        // One more step per 4096 of capacity, rounded, at least one.
+        let w = w * ((self.capacity + 2048) / 4096).max(1);
         if self.window_ghosts.contains(&hash) {
             self.window_max = (self.window_max + w * (gm / gw.max(1)).max(1)).min(self.capacity);
         } else if self.main_ghosts.contains(&hash) {
@@ -366,6 +368,32 @@ fn policy_matches_reference_long_run() {
         .collect();
     run(50, 99, &ops).unwrap();
     run(50, 98, &ops).unwrap();
+}
+
+/// A long run of heavy entries in a shard big enough for a window step of three times the
+/// returning entry's weight (capacity 12 288: three units of 4 096).
+#[test]
+fn policy_matches_reference_large_capacity() {
+    let mut x = 11u64;
+    let ops: Vec<Op> = (0..20_000)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Recency-heavy, then frequency-heavy: the window moves both ways.
+            let k = if i < 10_000 {
+                (i / 2 + x % 8) % 40
+            } else {
+                (x % 60) * (x % 60) / 60
+            };
+            if x.is_multiple_of(3) {
+                Op::Get(k)
+            } else {
+                Op::Insert(k, 500 + x % 1500)
+            }
+        })
+        .collect();
+    run(12_288, 5, &ops).unwrap();
 }
 
 /// The cache notes hits taken under its shared lock in the entries themselves, as the policy's
