@@ -26,7 +26,8 @@
 //! Keys are hashed once (ahash) and spread over independently locked, cache-padded shards
 //! (reader-writer locks). A hit takes its shard's lock *shared*, notes the access in the entry
 //! itself (a saturating count, not written once at its cap) and counts the hit in a counter
-//! cell of its thread's own (no read-modify-write): concurrent hits never wait for each other,
+//! cell of its thread's own (no read-modify-write; a [`Cache::get`] that misses is counted the
+//! same way and takes no exclusive lock): concurrent hits never wait for each other,
 //! and a hit writes no shared line but its shard's lock word (and, below the cap, its entry). The policy applies noted accesses lazily, when
 //! an entry reaches a list's back under the exclusive lock (see the policy above: window FIFO,
 //! CLOCK-like probation and protected). [`Cache::get_or_insert_with`] is
