@@ -344,28 +344,35 @@ proptest! {
     }
 }
 
-/// A long deterministic run that crosses many window adaptations and sketch halvings.
-#[test]
-fn policy_matches_reference_long_run() {
-    let mut x = 7u64;
-    let ops: Vec<Op> = (0..20_000)
+/// `n` deterministic ops: `op(step, x)` for the xorshift64 sequence `x` seeded with `seed`.
+fn xorshift_ops(seed: u64, n: u64, op: impl Fn(u64, u64) -> Op) -> Vec<Op> {
+    let mut x = seed;
+    (0..n)
         .map(|i| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            // Phases: frequency-heavy, then a scan, then recency-heavy.
-            let k = match i / 5000 {
-                0 | 3 => (x % 300) * (x % 300) / 300,
-                1 => i % 400,
-                _ => (i / 3 + x % 20) % 500,
-            };
-            if x.is_multiple_of(2) {
-                Op::Get(k)
-            } else {
-                Op::Insert(k, 1)
-            }
+            op(i, x)
         })
-        .collect();
+        .collect()
+}
+
+/// A long deterministic run that crosses many window adaptations and sketch halvings.
+#[test]
+fn policy_matches_reference_long_run() {
+    let ops = xorshift_ops(7, 20_000, |i, x| {
+        // Phases: frequency-heavy, then a scan, then recency-heavy.
+        let k = match i / 5000 {
+            0 | 3 => (x % 300) * (x % 300) / 300,
+            1 => i % 400,
+            _ => (i / 3 + x % 20) % 500,
+        };
+        if x.is_multiple_of(2) {
+            Op::Get(k)
+        } else {
+            Op::Insert(k, 1)
+        }
+    });
     run(50, 99, &ops).unwrap();
     run(50, 98, &ops).unwrap();
 }
@@ -374,25 +381,19 @@ fn policy_matches_reference_long_run() {
 /// returning entry's weight (capacity 12 288: three units of 4 096).
 #[test]
 fn policy_matches_reference_large_capacity() {
-    let mut x = 11u64;
-    let ops: Vec<Op> = (0..20_000)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            // Recency-heavy, then frequency-heavy: the window moves both ways.
-            let k = if i < 10_000 {
-                (i / 2 + x % 8) % 40
-            } else {
-                (x % 60) * (x % 60) / 60
-            };
-            if x.is_multiple_of(3) {
-                Op::Get(k)
-            } else {
-                Op::Insert(k, 500 + x % 1500)
-            }
-        })
-        .collect();
+    let ops = xorshift_ops(11, 20_000, |i, x| {
+        // Recency-heavy, then frequency-heavy: the window moves both ways.
+        let k = if i < 10_000 {
+            (i / 2 + x % 8) % 40
+        } else {
+            (x % 60) * (x % 60) / 60
+        };
+        if x.is_multiple_of(3) {
+            Op::Get(k)
+        } else {
+            Op::Insert(k, 500 + x % 1500)
+        }
+    });
     run(12_288, 5, &ops).unwrap();
 }
 
