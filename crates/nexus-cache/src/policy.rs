@@ -592,16 +592,22 @@ impl<K: Eq, V> Policy<K, V> {
     /// rule: the rarer kind of ghost hit moves the target further). The window keeps at
     /// least weight 1.
     fn adapt_window(&mut self, hash: u64, weight: u64) {
-        let (w, m) = (self.window_ghosts.len(), self.main_ghosts.len());
-        let weight = weight.saturating_mul(window_step_scale(self.capacity));
-        if self.window_ghosts.contains(hash) {
-            let step = weight.saturating_mul((m / w.max(1)).max(1) as u64);
-            self.window_max = self.window_max.saturating_add(step).min(self.capacity);
+        let grow = if self.window_ghosts.contains(hash) {
+            true
         } else if self.main_ghosts.contains(hash) {
-            let step = weight.saturating_mul((w / m.max(1)).max(1) as u64);
-            self.window_max = self.window_max.saturating_sub(step).max(1);
+            false
         } else {
             return;
+        };
+        // Only a ghost hit (rare) pays for the step's arithmetic.
+        let (w, m) = (self.window_ghosts.len(), self.main_ghosts.len());
+        let weight = weight.saturating_mul(window_step_scale(self.capacity));
+        if grow {
+            let step = weight.saturating_mul((m / w.max(1)).max(1) as u64);
+            self.window_max = self.window_max.saturating_add(step).min(self.capacity);
+        } else {
+            let step = weight.saturating_mul((w / m.max(1)).max(1) as u64);
+            self.window_max = self.window_max.saturating_sub(step).max(1);
         }
         self.protected_max = protected_max(self.capacity, self.window_max);
         self.demote_protected_overflow();
