@@ -6,13 +6,36 @@ use std::collections::VecDeque;
 
 use hashbrown::HashTable;
 
-/// A bounded set of hashes, oldest forgotten first. O(1) per push and lookup.
+/// Multiplier whose product's high half is a hash's fingerprint (every bit of the hash counts,
+/// while the cache's shard bits are the same for every hash of a shard).
+const FINGERPRINT_MIX: u64 = 0x9E6C_63D0_676A_9A99;
+/// Spreads a fingerprint over 64 bits again for hashbrown (which uses the top 7 bits too).
+const SPREAD_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// What a ghost remembers of a key's hash: 32 bits of it, mixed. A ghost then takes 8 bytes in
+/// the table and 4 in the ring instead of 16 and 8, and the ghosts of a 100k-entry cache about
+/// 300 KB instead of 600 KB: on every miss they are read and written, and they share the CPU's
+/// caches with the hot entries that hits read (measured: 4–10 % more single-thread throughput
+/// at Zipf 1.1, 100k entries). Two keys are taken for one another once in 2^32.
+#[inline]
+pub(crate) fn fingerprint(hash: u64) -> u32 {
+    (hash.wrapping_mul(FINGERPRINT_MIX) >> 32) as u32
+}
+
+/// hashbrown's hash of a fingerprint.
+#[inline]
+fn spread(fingerprint: u32) -> u64 {
+    u64::from(fingerprint).wrapping_mul(SPREAD_MIX)
+}
+
+/// A bounded set of hashes (by [`fingerprint`]), oldest forgotten first. O(1) per push and
+/// lookup.
 #[derive(Debug, Default)]
 pub(crate) struct Ghosts {
-    /// Pushed hashes, oldest first (a hash pushed twice appears twice).
-    order: VecDeque<u64>,
-    /// `(hash, copies of it in order)`.
-    members: HashTable<(u64, u32)>,
+    /// Pushed fingerprints, oldest first (one pushed twice appears twice).
+    order: VecDeque<u32>,
+    /// `(fingerprint, copies of it in order)`.
+    members: HashTable<(u32, u32)>,
 }
 
 impl Ghosts {
@@ -23,18 +46,20 @@ impl Ghosts {
 
     /// Remembers `hash`, then forgets the oldest pushes beyond `limit` (at least one is kept).
     pub(crate) fn push(&mut self, hash: u64, limit: usize) {
-        match self.members.find_mut(hash, |e| e.0 == hash) {
+        let f = fingerprint(hash);
+        match self.members.find_mut(spread(f), |e| e.0 == f) {
             Some(e) => e.1 += 1,
             None => {
-                self.members.insert_unique(hash, (hash, 1), |e| e.0);
+                self.members
+                    .insert_unique(spread(f), (f, 1), |e| spread(e.0));
             }
         }
-        self.order.push_back(hash);
+        self.order.push_back(f);
         while self.order.len() > limit.max(1) {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if let Ok(e) = self.members.find_entry(old, |e| e.0 == old) {
+            if let Ok(e) = self.members.find_entry(spread(old), |e| e.0 == old) {
                 if e.get().1 > 1 {
                     e.into_mut().1 -= 1;
                 } else {
@@ -46,7 +71,8 @@ impl Ghosts {
 
     /// Whether `hash` is remembered.
     pub(crate) fn contains(&self, hash: u64) -> bool {
-        self.members.find(hash, |e| e.0 == hash).is_some()
+        let f = fingerprint(hash);
+        self.members.find(spread(f), |e| e.0 == f).is_some()
     }
 }
 
