@@ -1,7 +1,8 @@
 //! Model-based test: the shard policy against a plain single-threaded reference of the same
 //! W-TinyLFU policy (with accesses noted per entry and applied lazily at the lists' backs: the
-//! window a FIFO, probation and protected CLOCK-like) written with `Vec` lists, a map of pending counts and O(n) operations, step
-//! by step.
+//! window a FIFO up to a quarter of the capacity and CLOCK-like above, probation and protected
+//! CLOCK-like) written with `Vec` lists, a map of pending counts and O(n) operations, step by
+//! step.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -157,8 +158,12 @@ impl Model {
         let mut candidate: Option<u64> = None;
         while self.weight_of(&self.window) > self.window_max {
             let Some(k) = self.window.pop() else { break };
-            // The window is a FIFO: its accesses only raise the candidate's frequency.
-            self.flush(k);
+            // Up to a quarter of the capacity the window is a FIFO (its accesses only raise
+            // the candidate's frequency); above, an accessed entry goes back to its front.
+            if self.flush(k) && self.window_max > self.capacity / 4 {
+                self.window.insert(0, k);
+                continue;
+            }
             self.probation.insert(0, k);
             candidate.get_or_insert(k);
         }
