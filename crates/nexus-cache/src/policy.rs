@@ -86,7 +86,7 @@ const WINDOW_STEP_UNIT: u64 = 4096;
 /// act as LRU: as a FIFO it fell below LRU (cpp at 10 %: 0.735 against LRU's 0.757), while a
 /// second chance in every window lowered the suite's mean hit/OPT (0.807 against 0.811).
 /// Measured over the cache suite, 4 seeds each: mean hit/OPT 0.8135 (FIFO: 0.810 over 5; a
-/// threshold of 1/2: 0.811 over 3; 1/8: 0.809 over 2), cpp at 10 % within 2 pp of
+/// threshold of 1/2: 0.811 over 3; 1/8: 0.8085 over 2), cpp at 10 % within 2 pp of
 /// quick_cache instead of 8.
 const CLOCK_WINDOW_FRACTION: u64 = 4;
 /// Pending accesses of an entry saturate here (as the sketch's counters do, so nothing is lost
