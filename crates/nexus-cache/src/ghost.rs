@@ -19,7 +19,7 @@ const SPREAD_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 /// thread: 4–10 % more throughput while the host's other tenants loaded it, the same when they
 /// did not). Two keys are taken for one another once in 2^32.
 #[inline]
-pub(crate) fn fingerprint(hash: u64) -> u32 {
+fn fingerprint(hash: u64) -> u32 {
     (hash.wrapping_mul(FINGERPRINT_MIX) >> 32) as u32
 }
 
@@ -80,6 +80,29 @@ impl Ghosts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hashes that differ only in their high half (where the cache takes a shard's bits, the
+    /// same for every key of a shard) or only in their low half are still told apart.
+    #[test]
+    fn hashes_differing_in_either_half_are_distinct_ghosts() {
+        for shift in [0, 32] {
+            let mut g = Ghosts::default();
+            // The other half fixed to a non-zero pattern.
+            let other = if shift == 0 {
+                0x5A5A_5A5A << 32
+            } else {
+                0x5A5A_5A5A
+            };
+            let hashes: Vec<u64> = (0..2_000u64).map(|i| (i << shift) | other).collect();
+            for &h in hashes.iter().step_by(2) {
+                g.push(h, usize::MAX);
+            }
+            for (i, &h) in hashes.iter().enumerate() {
+                assert_eq!(g.contains(h), i % 2 == 0, "shift {shift}, hash {h:#x}");
+            }
+            assert_eq!(g.len(), 1_000);
+        }
+    }
 
     /// Against a plain model: the last `limit` pushes, searched linearly.
     #[test]
