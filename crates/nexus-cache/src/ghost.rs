@@ -48,11 +48,12 @@ impl Ghosts {
     /// Remembers `hash`, then forgets the oldest pushes beyond `limit` (at least one is kept).
     pub(crate) fn push(&mut self, hash: u64, limit: usize) {
         let f = fingerprint(hash);
-        match self.members.find_mut(spread(f), |e| e.0 == f) {
+        let spread_f = spread(f);
+        match self.members.find_mut(spread_f, |e| e.0 == f) {
             Some(e) => e.1 += 1,
             None => {
                 self.members
-                    .insert_unique(spread(f), (f, 1), |e| spread(e.0));
+                    .insert_unique(spread_f, (f, 1), |e| spread(e.0));
             }
         }
         self.order.push_back(f);
