@@ -26,6 +26,10 @@ pub(crate) struct SuiteFlags {
     /// cache: skip the throughput part.
     #[arg(long)]
     pub(crate) no_throughput: bool,
+    /// cache: seed nexus-cache's key hashing, so that its hit ratios repeat from run to run
+    /// (paired A/B runs; default: a random seed per cache).
+    #[arg(long, value_name = "N")]
+    pub(crate) cache_seed: Option<u64>,
     /// engine: memories in the store the open rows reopen.
     #[arg(long, value_name = "N")]
     pub(crate) open_memories: Option<usize>,

@@ -89,6 +89,7 @@ pub struct Cache<K, V> {
 pub struct CacheBuilder<K, V> {
     capacity: u64,
     shards: Option<usize>,
+    hash_seed: Option<u64>,
     weigher: Option<Weigher<K, V>>,
     listener: Option<Listener<K, V>>,
     clock: Arc<dyn Clock>,
@@ -100,6 +101,7 @@ impl<K, V> fmt::Debug for CacheBuilder<K, V> {
         f.debug_struct("CacheBuilder")
             .field("capacity", &self.capacity)
             .field("shards", &self.shards)
+            .field("hash_seed", &self.hash_seed)
             .field("weigher", &self.weigher.is_some())
             .field("listener", &self.listener.is_some())
             .field("time_to_live", &self.time_to_live)
@@ -129,6 +131,16 @@ where
     /// smaller than 4096 (one shard below a capacity of 8192).
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
+        self
+    }
+
+    /// Seeds the key hashing with `seed` instead of a random seed per cache, so that the
+    /// cache places keys and decides admissions the same way from one run to the next (on the
+    /// same machine and build: the hash function depends on the CPU's AES support). For tests
+    /// and benchmarks that compare runs; keep the random default where keys come from
+    /// untrusted input, which could otherwise be chosen to collide.
+    pub fn hash_seed(mut self, seed: u64) -> Self {
+        self.hash_seed = Some(seed);
         self
     }
 
@@ -182,7 +194,20 @@ where
         {
             return Err(Error::TtlOverflow { ttl });
         }
-        let hasher = ahash::RandomState::new();
+        let hasher = match self.hash_seed {
+            Some(seed) => {
+                // splitmix64: four well-mixed keys from one seed.
+                let mut x = seed;
+                let mut next = || {
+                    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                    let z = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                    let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                    z ^ (z >> 31)
+                };
+                ahash::RandomState::with_seeds(next(), next(), next(), next())
+            }
+            None => ahash::RandomState::new(),
+        };
         let base = capacity / shards as u64;
         let extra = capacity % shards as u64;
         let shard_list: Vec<_> = (0..shards as u64)
@@ -256,6 +281,7 @@ where
         CacheBuilder {
             capacity,
             shards: None,
+            hash_seed: None,
             weigher: None,
             listener: None,
             clock: Arc::new(SystemClock::new()),

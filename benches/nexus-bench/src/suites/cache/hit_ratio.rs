@@ -38,11 +38,22 @@ pub(super) fn capacity(p: f64, distinct: usize) -> usize {
     ((p * distinct as f64).round() as usize).max(10)
 }
 
-fn hits_of(which: usize, keys: &[u32], distinct: usize, cap: usize) -> BenchResult<u64> {
+/// `seed`: nexus-cache's hash seed (random when `None`).
+fn hits_of(
+    which: usize,
+    keys: &[u32],
+    distinct: usize,
+    cap: usize,
+    seed: Option<u64>,
+) -> BenchResult<u64> {
     let mut hits = 0u64;
     match IMPLS[which] {
         "nexus" => {
-            let c: nexus_cache::Cache<u32, ()> = nexus_cache::Cache::new(cap as u64)?;
+            let builder = nexus_cache::Cache::builder(cap as u64);
+            let c: nexus_cache::Cache<u32, ()> = match seed {
+                Some(s) => builder.hash_seed(s).build()?,
+                None => builder.build()?,
+            };
             for &k in keys {
                 let mut miss = false;
                 c.get_or_insert_with(k, || miss = true);
@@ -88,8 +99,9 @@ fn hits_of(which: usize, keys: &[u32], distinct: usize, cap: usize) -> BenchResu
 }
 
 /// Every cell of every trace, two worker threads pulling cells (largest traces first).
-/// `only`: the impls to run (others are NaN), or all when empty.
-pub(super) fn run(traces: &[Trace], only: &[String]) -> BenchResult<Vec<Cell>> {
+/// `only`: the impls to run (others are NaN), or all when empty; `seed`: nexus-cache's hash
+/// seed (random when `None`).
+pub(super) fn run(traces: &[Trace], only: &[String], seed: Option<u64>) -> BenchResult<Vec<Cell>> {
     let mut jobs: Vec<(usize, usize)> = (0..traces.len())
         .flat_map(|t| (0..PERCENTS.len()).map(move |p| (t, p)))
         .collect();
@@ -112,7 +124,7 @@ pub(super) fn run(traces: &[Trace], only: &[String]) -> BenchResult<Vec<Cell>> {
                         if !only.is_empty() && !only.iter().any(|o| o == IMPLS[i]) {
                             continue;
                         }
-                        match hits_of(i, &tr.keys, tr.distinct, cap) {
+                        match hits_of(i, &tr.keys, tr.distinct, cap, seed) {
                             Ok(h) => *r = h as f64 / tr.keys.len().max(1) as f64,
                             Err(e) => errors.lock().expect("no panics").push(e.to_string()),
                         }

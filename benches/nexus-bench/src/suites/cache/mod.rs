@@ -12,7 +12,9 @@
 //! - Throughput: rows `mops/zipf{0.9,1.1}/t{1,2,4}` (get-or-insert) and `mops/zipf0.9/t2_read95`
 //!   (95 % gets of hot keys, 5 % inserts; unit `Mops/s`), medians of 5 interleaved repetitions
 //!   (1 when quick); `--no-throughput` skips them; `--impls` runs only the impls named (for
-//!   quicker A/B runs; the summary's ratios then need quick_cache among them).
+//!   quicker A/B runs; the summary's ratios then need quick_cache among them). `--cache-seed N`
+//!   seeds nexus-cache's hashing (`CacheBuilder::hash_seed`), so that its hit ratios repeat
+//!   from run to run: a policy change can then be compared over the same seeds, run against run.
 //! - Summary on stderr: mean hit/OPT per impl, the share of cells where nexus is within 1 pp of
 //!   the better of moka and quick_cache, nexus against LRU on the recency-heavy traces, and
 //!   throughput ratios to quick_cache.
@@ -69,7 +71,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
         }
         // `--impls a,b`: run only these (for tuning; the rows of the others are left out).
         let only = &ctx.flags.impls;
-        let cells = hit_ratio::run(&loaded, only)?;
+        let cells = hit_ratio::run(&loaded, only, ctx.flags.cache_seed)?;
         for c in &cells {
             let name = format!("hit_ratio/{}/{}", c.trace, c.pct);
             for (i, r) in c.ratios.iter().enumerate().filter(|(_, r)| !r.is_nan()) {
