@@ -427,8 +427,7 @@ fn evictions_with_seed(seed: u64) -> Vec<(u64, RemovalCause)> {
         let k = (x % 1000) * (x % 1000) / 1000;
         cache.get_or_insert_with(k, || k);
     }
-    let log = events.lock().unwrap().clone();
-    log
+    events.lock().unwrap().clone()
 }
 
 #[test]
