@@ -21,6 +21,7 @@ const SUITE_FLAGS: &[(&str, bool)] = &[
     ("--max-accesses", true),
     ("--impls", true),
     ("--no-throughput", false),
+    ("--cache-seed", true),
     ("--open-memories", true),
     ("--no-anchors", false),
     ("--hnsw-only", false),

@@ -30,7 +30,7 @@ pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
 const USAGE: &str = "usage: cargo xtask <command>
   bench [--suite NAME] [--quick] [--dataset DIR] [--json PATH] [--save-baseline NAME]
         [--baseline NAME|PATH] [--threshold F] [--confirm N] [--profile] [--cargo-profile NAME (default bench)]
-        [--traces DIR] [--max-accesses N] [--impls A,B] [--no-throughput] (cache suite)
+        [--traces DIR] [--max-accesses N] [--impls A,B] [--no-throughput] [--cache-seed N] (cache suite)
         [--open-memories N] (engine suite) [--no-anchors] (index suite)
         run benchmark suites (all when no --suite), print a table, write one JSON document
         (default target/bench/<git-rev>.json); --save-baseline keeps it as
