@@ -118,8 +118,14 @@ impl Model {
             v.len() as u64
         };
         let (gw, gm) = (distinct(&self.window_ghosts), distinct(&self.main_ghosts));
-        // One more step per 4096 of capacity, rounded, at least one.
-        let w = w * ((self.capacity + 2048) / 4096).max(1);
+        // One more step per 4096 of capacity, rounded, at least one, up to two; beyond, the
+        // square root of the capacity in 2048s, rounded down.
+        let units = ((self.capacity + 2048) / 4096).max(1);
+        let w = w * if units <= 2 {
+            units
+        } else {
+            ((self.capacity / 2048) as f64).sqrt().floor() as u64
+        };
         if self.window_ghosts.contains(&hash) {
             self.window_max = (self.window_max + w * (gm / gw.max(1)).max(1)).min(self.capacity);
         } else if self.main_ghosts.contains(&hash) {
@@ -383,8 +389,9 @@ fn policy_matches_reference_long_run() {
     assert_eq!(run(50, 98, &ops).unwrap(), 0);
 }
 
-/// A long run of heavy entries in a shard big enough for a window step of three times the
-/// returning entry's weight (capacity 12 288: three units of 4 096).
+/// A long run of heavy entries in a shard big enough for a window step of four times the
+/// returning entry's weight (capacity 32 768: eight units of 4 096, a multiplier of
+/// √(32 768 / 2 048) = 4).
 #[test]
 fn policy_matches_reference_large_capacity() {
     let ops = xorshift_ops(11, 20_000, |i, x| {
@@ -401,7 +408,7 @@ fn policy_matches_reference_large_capacity() {
         }
     });
     // The frequency-heavy half empties the window.
-    assert_eq!(run(12_288, 5, &ops).unwrap(), 0);
+    assert_eq!(run(32_768, 5, &ops).unwrap(), 0);
 }
 
 /// The cache notes hits taken under its shared lock in the entries themselves, as the policy's
