@@ -135,10 +135,11 @@ where
     }
 
     /// Seeds the key hashing with `seed` instead of a random seed per cache, so that the
-    /// cache places keys and decides admissions the same way from one run to the next (on the
-    /// same machine and build: the hash function depends on the CPU's AES support). For tests
-    /// and benchmarks that compare runs; keep the random default where keys come from
-    /// untrusted input, which could otherwise be chosen to collide.
+    /// cache places keys and decides admissions the same way from one run to the next (within
+    /// one build: ahash picks its algorithm by the compile target's features, and may change
+    /// it between versions). For tests and benchmarks that compare runs; keep the random
+    /// default where keys come from untrusted input, which could otherwise be chosen to
+    /// collide.
     pub fn hash_seed(mut self, seed: u64) -> Self {
         self.hash_seed = Some(seed);
         self
