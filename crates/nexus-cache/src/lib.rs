@@ -16,12 +16,12 @@
 //! back soon after the window let it go grows the window, one that comes back soon after the
 //! main space let it go shrinks it, down to nothing (plain TinyLFU: a new key then contests
 //! the main space's victim on arrival, and may be dropped at once). So recency-heavy workloads
-//! get an LRU-like cache and frequency-heavy ones a TinyLFU-like one. Hits only count an entry's accesses; the sketch
-//! and the lists take them when the entry reaches a list's back (a small window is a FIFO;
-//! probation, protected and a window above a quarter of the capacity give an accessed entry a
-//! second chance, CLOCK-style). The ghosts (a 32-bit fingerprint of the hash each, in a ring
-//! and a table) cost about 20 bytes each, for 10 % (refused) plus 5 % (evicted) of the entries
-//! held.
+//! get an LRU-like cache and frequency-heavy ones a TinyLFU-like one. Hits only count an
+//! entry's accesses; the sketch and the lists take them when the entry reaches a list's back
+//! (a small window is a FIFO; probation, protected and a window above a quarter of the
+//! capacity give an accessed entry a second chance, CLOCK-style). The ghosts (a 32-bit
+//! fingerprint of the hash each, in a ring and a table) cost about 20 bytes each, for 10 %
+//! (refused) plus 5 % (evicted) of the entries held.
 //! Every operation is O(1) amortized, except entries with a time to live (O(log n) each) and the
 //! explicit bulk operations [`Cache::invalidate_if`] and [`Cache::clear`] (O(entries)).
 //!
