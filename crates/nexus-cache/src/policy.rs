@@ -615,8 +615,8 @@ impl<K: Eq, V> Policy<K, V> {
     /// rule: the rarer kind of ghost hit moves the target further). The window may shrink to
     /// nothing: a new key then contests the main space's victim as soon as it is inserted, as
     /// in plain TinyLFU. (A floor of weight 1 measured worse on small caches, where one entry
-    /// is a tenth of the capacity: cache suite, 6 fixed hash seeds, mean hit/OPT 0.8111 → 0.8173,
-    /// higher on every seed; `cpp` and `2_pools` at 0.1–1 % up 0.6–1.1 pp.)
+    /// is a tenth of the capacity: cache suite, 6 fixed hash seeds, mean hit/OPT 0.8111 →
+    /// 0.8173, higher on every seed; `cpp` and `2_pools` at 0.1–1 % up 0.6–1.1 pp.)
     fn adapt_window(&mut self, hash: u64, weight: u64) {
         let grow = if self.window_ghosts.contains(hash) {
             true
