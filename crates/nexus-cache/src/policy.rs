@@ -23,10 +23,10 @@
 //! pending accesses to the sketch. A small window is then a FIFO (its accesses only raise the
 //! candidate's frequency), a large one CLOCK-like (see [`CLOCK_WINDOW_FRACTION`]); probation
 //! and protected are CLOCK-like: an entry with pending accesses goes from probation's back
-//! into protected, or from protected's back to its front, instead of being evicted or demoted. So admission compares candidate and victim
-//! with every access of theirs counted, and a hit costs a reader about what it costs in a
-//! plain hash map (an exact LRU move per hit, applied from a read buffer, cost a hit about
-//! twice quick_cache's).
+//! into protected, or from protected's back to its front, instead of being evicted or
+//! demoted. So admission compares candidate and victim with every access of theirs counted,
+//! and a hit costs a reader about what it costs in a plain hash map (an exact LRU move per
+//! hit, applied from a read buffer, cost a hit about twice quick_cache's).
 //!
 //! Every operation is O(1) (amortized for the sketch's halving and growth, and for the second
 //! chances, each of which consumes accesses), except expiry, which keeps entries with a time to
