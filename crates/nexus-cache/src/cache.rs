@@ -372,6 +372,10 @@ where
     }
 
     /// The value of `key`, if held and not expired. Counts a hit or a miss.
+    // Inlined into the caller (its slow paths are separate functions): a hit then builds no
+    // call frame. Measured at Zipf 1.1 with 89 % hits, one thread: 132 → 101 instructions a
+    // `get` (callgrind, with the counter's fixed-size cells), about 10 % more gets a second.
+    #[inline(always)]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -504,6 +508,8 @@ where
     ///
     /// The value is returned even when it is too heavy to store (it is then counted in
     /// [`Stats::rejected`] and not inserted).
+    // Inlined into the caller, as `get` is (the miss path, `load`, is not).
+    #[inline(always)]
     pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V {
         let hash = self.hash(&key);
         let shard = self.shard(hash);

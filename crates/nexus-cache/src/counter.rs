@@ -71,13 +71,14 @@ thread_local! {
     static OWNER: Slot = Slot::acquire();
 }
 
-/// The calling thread's slot, if it owns one.
+/// The calling thread's slot, if it owns one. (The common case is one comparison with a
+/// constant; with the cells a fixed-size array, a hit's count needs no bounds check either.)
 #[inline]
 fn slot() -> Option<usize> {
     match INDEX.with(Cell::get) {
-        NO_SLOT => None,
+        i if i < SLOTS => Some(i),
         UNSET => first_slot(),
-        i => Some(i),
+        _ => None,
     }
 }
 
@@ -93,7 +94,7 @@ fn first_slot() -> Option<usize> {
 /// One counter: a cell per pool slot, then the shared one (index [`SLOTS`]); boxed, so the
 /// counter itself is small.
 pub(crate) struct Counter {
-    cells: Box<[CachePadded<AtomicU64>]>,
+    cells: Box<[CachePadded<AtomicU64>; SLOTS + 1]>,
 }
 
 impl std::fmt::Debug for Counter {
@@ -105,17 +106,16 @@ impl std::fmt::Debug for Counter {
 impl Counter {
     pub(crate) fn new() -> Self {
         Self {
-            cells: (0..=SLOTS)
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect(),
+            cells: Box::new(std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0)))),
         }
     }
 
     /// Counts one event.
     #[inline]
     pub(crate) fn add_one(&self) {
-        match slot().and_then(|s| self.cells.get(s)) {
-            Some(cell) => {
+        match slot() {
+            Some(s) => {
+                let cell = &self.cells[s];
                 // This thread is the cell's only writer: no read-modify-write needed.
                 cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             }

@@ -587,7 +587,9 @@ impl<K: Eq, V> Policy<K, V> {
     }
 
     /// Adds the pending accesses of node `i` to the sketch and clears them; whether it had any.
-    #[inline]
+    // Always inlined: called several times per eviction, and as a call it cost more in frame
+    // set-up than in work (callgrind, Zipf 1.1 get-or-insert: 70 instructions fewer a miss).
+    #[inline(always)]
     fn flush(&mut self, i: u32) -> bool {
         let Some(stored) = self.nodes[i as usize].entry.as_mut() else {
             return false;

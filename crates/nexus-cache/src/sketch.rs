@@ -51,13 +51,25 @@ impl Sketch {
     /// Word index and bit shift of each of the four counters of `hash`.
     #[inline]
     fn slots(&self, hash: u64) -> [(usize, u32); 4] {
-        let block = ((hash.wrapping_mul(BLOCK_MIX) >> 32) as usize & self.mask) * 8;
+        let block = self.block(hash);
+        Self::offsets(hash).map(|(w, s)| (block + w, s))
+    }
+
+    /// The first word of the block of `hash`'s counters.
+    #[inline]
+    fn block(&self, hash: u64) -> usize {
+        ((hash.wrapping_mul(BLOCK_MIX) >> 32) as usize & self.mask) * 8
+    }
+
+    /// Word index inside the block (`< 8`) and bit shift of each of `hash`'s four counters.
+    #[inline]
+    fn offsets(hash: u64) -> [(usize, u32); 4] {
         let h = hash.wrapping_mul(COUNTER_MIX) >> 32;
         // Counter i lives in word 2i or 2i+1 of the block, at one of its 16 nibbles: 5 bits of
         // the top 32 of the product each.
         std::array::from_fn(|i| {
             let b = h >> (5 * i);
-            (block + 2 * i + (b & 1) as usize, ((b >> 1) & 15) as u32 * 4)
+            (2 * i + (b & 1) as usize, ((b >> 1) & 15) as u32 * 4)
         })
     }
 
@@ -65,9 +77,12 @@ impl Sketch {
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
         let mut added = false;
-        for (w, s) in self.slots(hash) {
-            if (self.table[w] >> s) & 0xF < MAX_COUNT {
-                self.table[w] += 1 << s;
+        let block = self.block(hash);
+        // One bounds check for the block; the offsets are below 8.
+        let words = &mut self.table[block..block + 8];
+        for (w, s) in Self::offsets(hash) {
+            if (words[w] >> s) & 0xF < MAX_COUNT {
+                words[w] += 1 << s;
                 added = true;
             }
         }
@@ -115,9 +130,11 @@ impl Sketch {
     /// since the last halving, capped at 15).
     #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        let block = self.block(hash);
+        let words = &self.table[block..block + 8];
         let mut f = MAX_COUNT;
-        for (w, s) in self.slots(hash) {
-            f = f.min((self.table[w] >> s) & 0xF);
+        for (w, s) in Self::offsets(hash) {
+            f = f.min((words[w] >> s) & 0xF);
         }
         f as u8
     }
