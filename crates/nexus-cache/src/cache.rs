@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use hashbrown::HashTable;
 use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::clock::{Clock, SystemClock, now_nanos};
@@ -34,7 +33,10 @@ type ShardCell<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 /// hits on different shards write no shared cache line.
 struct Shard<K, V> {
     policy: Policy<K, V>,
-    flights: HashTable<FlightSlot<K, V>>,
+    /// The loads in flight, in no order. A list, not a hash table: it holds at most one load
+    /// per thread loading in this shard at the moment (usually none or one), and a miss that
+    /// finds, adds and removes its load in a list does a third of the work (callgrind).
+    flights: Vec<FlightSlot<K, V>>,
     next_ticket: u64,
     rejected: u64,
 }
@@ -49,9 +51,11 @@ enum Shared<V> {
     Absent,
 }
 
-/// A load in flight: its key, a ticket naming this load, and the waiters' rendezvous (created
-/// only when a second caller arrives, so an uncontended miss allocates nothing for it).
+/// A load in flight: its key and hash, a ticket naming this load, and the waiters' rendezvous
+/// (created only when a second caller arrives, so an uncontended miss allocates nothing for
+/// it).
 struct FlightSlot<K, V> {
+    hash: u64,
     key: K,
     ticket: u64,
     waiters: Option<Arc<Flight<V>>>,
@@ -59,9 +63,9 @@ struct FlightSlot<K, V> {
 
 impl<K: Eq, V> Shard<K, V> {
     /// Removes the load of `ticket` from the in-flight table; its waiters, if any.
-    fn take_flight(&mut self, hash: u64, ticket: u64) -> Option<Arc<Flight<V>>> {
-        let slot = self.flights.find_entry(hash, |f| f.ticket == ticket).ok()?;
-        slot.remove().0.waiters
+    fn take_flight(&mut self, ticket: u64) -> Option<Arc<Flight<V>>> {
+        let at = self.flights.iter().position(|f| f.ticket == ticket)?;
+        self.flights.swap_remove(at).waiters
     }
 }
 
@@ -217,7 +221,7 @@ where
                 let seed = hasher.hash_one(s);
                 CachePadded::new(RwLock::new(Shard {
                     policy: Policy::new(cap, seed),
-                    flights: HashTable::new(),
+                    flights: Vec::new(),
                     next_ticket: 0,
                     rejected: 0,
                 }))
@@ -544,7 +548,11 @@ where
                 self.misses.add_one();
                 counted = true;
             }
-            match guard.flights.find_mut(hash, |f| f.key == key) {
+            match guard
+                .flights
+                .iter_mut()
+                .find(|f| f.hash == hash && f.key == key)
+            {
                 Some(running) => {
                     let flight = Arc::clone(
                         running
@@ -561,16 +569,12 @@ where
                 None => {
                     let ticket = guard.next_ticket;
                     guard.next_ticket += 1;
-                    let hasher = &self.hasher;
-                    guard.flights.insert_unique(
+                    guard.flights.push(FlightSlot {
                         hash,
-                        FlightSlot {
-                            key: key.clone(),
-                            ticket,
-                            waiters: None,
-                        },
-                        |f| hasher.hash_one(&f.key),
-                    );
+                        key: key.clone(),
+                        ticket,
+                        waiters: None,
+                    });
                     drop(guard);
                     self.notify(sink);
                     break ticket;
@@ -579,7 +583,6 @@ where
         };
         let mut leader = Leader {
             shard,
-            hash,
             ticket,
             waiters: None,
             finished: false,
@@ -591,7 +594,7 @@ where
         {
             let mut guard = self.write(shard);
             // The flight leaves the table under the lock: no new waiter can join after this.
-            leader.waiters = guard.take_flight(hash, ticket);
+            leader.waiters = guard.take_flight(ticket);
             // Too heavy: counted as rejected, the value is still returned.
             let _ = self.store(
                 &mut guard,
@@ -678,7 +681,6 @@ where
 /// weigher, or key `Hash` / `Eq`), so that waiters retry instead of hanging.
 struct Leader<'a, K: Eq, V: Clone> {
     shard: &'a RwLock<Shard<K, V>>,
-    hash: u64,
     ticket: u64,
     /// The waiters, once the flight has left the table.
     waiters: Option<Arc<Flight<V>>>,
@@ -691,7 +693,7 @@ impl<K: Eq, V: Clone> Drop for Leader<'_, K, V> {
             let waiters = self
                 .waiters
                 .take()
-                .or_else(|| self.shard.write().take_flight(self.hash, self.ticket));
+                .or_else(|| self.shard.write().take_flight(self.ticket));
             if let Some(waiters) = waiters {
                 waiters.abandon();
             }
