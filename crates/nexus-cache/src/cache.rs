@@ -33,9 +33,10 @@ type ShardCell<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 /// hits on different shards write no shared cache line.
 struct Shard<K, V> {
     policy: Policy<K, V>,
-    /// The loads in flight, in no order. A list, not a hash table: it holds at most one load
-    /// per thread loading in this shard at the moment (usually none or one), and a miss that
-    /// finds, adds and removes its load in a list does a third of the work (callgrind).
+    /// The loads in flight, in no order. A list, not a hash table: it holds one entry per load
+    /// running in this shard at the moment (one per loading thread, unless a loader nests
+    /// loads; usually none or one), and a miss that finds, adds and removes its load in a
+    /// list does a third of the work (callgrind).
     flights: Vec<FlightSlot<K, V>>,
     next_ticket: u64,
     rejected: u64,
@@ -62,7 +63,7 @@ struct FlightSlot<K, V> {
 }
 
 impl<K: Eq, V> Shard<K, V> {
-    /// Removes the load of `ticket` from the in-flight table; its waiters, if any.
+    /// Removes the load of `ticket` from the in-flight list; its waiters, if any.
     fn take_flight(&mut self, ticket: u64) -> Option<Arc<Flight<V>>> {
         let at = self.flights.iter().position(|f| f.ticket == ticket)?;
         self.flights.swap_remove(at).waiters
@@ -593,7 +594,7 @@ where
         let mut sink = self.sink();
         {
             let mut guard = self.write(shard);
-            // The flight leaves the table under the lock: no new waiter can join after this.
+            // The flight leaves the list under the lock: no new waiter can join after this.
             leader.waiters = guard.take_flight(ticket);
             // Too heavy: counted as rejected, the value is still returned.
             let _ = self.store(
@@ -682,7 +683,7 @@ where
 struct Leader<'a, K: Eq, V: Clone> {
     shard: &'a RwLock<Shard<K, V>>,
     ticket: u64,
-    /// The waiters, once the flight has left the table.
+    /// The waiters, once the flight has left the list.
     waiters: Option<Arc<Flight<V>>>,
     finished: bool,
 }

@@ -275,6 +275,70 @@ fn concurrent_misses_load_once() {
     assert_eq!((s.hits, s.misses), (0, 8));
 }
 
+/// Several loads in flight in one shard at once, a nested one among them, completing in an
+/// order unlike the one they started in: each key loads once, and each waiter gets its own
+/// key's value (the shard's list of flights hands every leader its own waiters).
+#[test]
+fn concurrent_loads_of_several_keys_in_one_shard() {
+    let cache: Arc<Cache<u64, u64>> = Arc::new(Cache::builder(100).shards(1).build().unwrap());
+    let calls: Arc<[AtomicUsize; 4]> = Arc::new(Default::default());
+    // Leader of key k completes as the `FINISH[k]`-th.
+    const FINISH: [usize; 4] = [2, 0, 3, 1];
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let leaders: Vec<_> = (0..4u64)
+        .map(|k| {
+            let (cache, calls, finished) = (cache.clone(), calls.clone(), finished.clone());
+            let started_tx = started_tx.clone();
+            std::thread::spawn(move || {
+                cache.get_or_insert_with(k, || {
+                    calls[k as usize].fetch_add(1, Ordering::SeqCst);
+                    if k == 0 {
+                        // A load nested in a load, in the same shard.
+                        assert_eq!(cache.get_or_insert_with(100, || 1000), 1000);
+                    }
+                    started_tx.send(()).unwrap();
+                    // 4 leaders, the nested load and 4 waiters have missed.
+                    until_misses(|| cache.stats().misses, 9);
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while finished.load(Ordering::SeqCst) != FINISH[k as usize] {
+                        assert!(Instant::now() < deadline, "key {k} never got its turn");
+                        std::thread::yield_now();
+                    }
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    k * 10
+                })
+            })
+        })
+        .collect();
+    for _ in 0..4 {
+        started_rx.recv().unwrap();
+    }
+    let waiters: Vec<_> = (0..4u64)
+        .map(|k| {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            std::thread::spawn(move || {
+                cache.get_or_insert_with(k, || {
+                    calls[k as usize].fetch_add(1, Ordering::SeqCst);
+                    u64::MAX
+                })
+            })
+        })
+        .collect();
+    for (k, h) in leaders.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), k as u64 * 10);
+    }
+    for (k, h) in waiters.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), k as u64 * 10, "waiter of key {k}");
+    }
+    for (k, c) in calls.iter().enumerate() {
+        assert_eq!(c.load(Ordering::SeqCst), 1, "loads of key {k}");
+    }
+    assert_eq!(cache.get(&100), Some(1000));
+    let s = cache.stats();
+    assert_eq!((s.misses, s.entries), (9, 5));
+}
+
 #[test]
 fn a_panicking_loader_neither_poisons_nor_wedges() {
     let cache: Arc<Cache<u64, u64>> = Arc::new(Cache::new(100).unwrap());
