@@ -110,7 +110,21 @@ impl Model {
     /// ARC's target rule, written out plainly: a returning refused candidate grows the
     /// window, a returning evicted victim shrinks it, by the weight times the imbalance of
     /// the two ghost lists' distinct hashes.
+    /// Shards of 4096 or more keep ghosts of one key in four only (those whose hash times
+    /// the sampling multiplier has its top two bits clear), in lists a quarter as long, and
+    /// a ghost's return moves the window four times as far.
+    fn sample(&self) -> u64 {
+        if self.capacity >= 4096 { 4 } else { 1 }
+    }
+
+    fn sampled(&self, hash: u64) -> bool {
+        self.sample() == 1 || hash.wrapping_mul(0xD6E8_FEB8_6659_FD93) < 1 << 62
+    }
+
     fn adapt(&mut self, hash: u64, w: u64) {
+        if !self.sampled(hash) {
+            return;
+        }
         let distinct = |g: &VecDeque<u64>| {
             let mut v: Vec<u64> = g.iter().copied().collect();
             v.sort_unstable();
@@ -121,11 +135,13 @@ impl Model {
         // One more step per 4096 of capacity, rounded, at least one, up to two; beyond, the
         // square root of the capacity in 2048s, rounded down.
         let units = ((self.capacity + 2048) / 4096).max(1);
-        let w = w * if units <= 2 {
-            units
-        } else {
-            ((self.capacity / 2048) as f64).sqrt().floor() as u64
-        };
+        let w = w
+            * self.sample()
+            * if units <= 2 {
+                units
+            } else {
+                ((self.capacity / 2048) as f64).sqrt().floor() as u64
+            };
         if self.window_ghosts.contains(&hash) {
             self.window_max = (self.window_max + w * (gm / gw.max(1)).max(1)).min(self.capacity);
         } else if self.main_ghosts.contains(&hash) {
@@ -205,10 +221,11 @@ impl Model {
                     // Ghost lists hold 10 % (refused candidates) and 5 % (victims) of the
                     // entries held before the drop.
                     let held = self.entries.len();
-                    if admit {
-                        Self::remember(&mut self.main_ghosts, mix(v), held * 50 / 1000);
-                    } else {
-                        Self::remember(&mut self.window_ghosts, mix(c), held * 100 / 1000);
+                    let n = self.sample() as usize;
+                    if admit && self.sampled(mix(v)) {
+                        Self::remember(&mut self.main_ghosts, mix(v), held * 50 / 1000 / n);
+                    } else if !admit && self.sampled(mix(c)) {
+                        Self::remember(&mut self.window_ghosts, mix(c), held * 100 / 1000 / n);
                     }
                     self.drop_key(if admit { v } else { c });
                     candidate = next;
