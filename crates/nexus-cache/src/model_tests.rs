@@ -107,20 +107,21 @@ impl Model {
         c > 0
     }
 
-    /// ARC's target rule, written out plainly: a returning refused candidate grows the
-    /// window, a returning evicted victim shrinks it, by the weight times the imbalance of
-    /// the two ghost lists' distinct hashes.
-    /// Shards of 4096 or more keep ghosts of one key in four only (those whose hash times
-    /// the sampling multiplier has its top two bits clear), in lists a quarter as long, and
-    /// a ghost's return moves the window four times as far.
+    /// Shards of 4096 or more keep ghosts of one key in four only, in lists a quarter as
+    /// long, and a ghost's return moves the window four times as far: 4 there, else 1.
     fn sample(&self) -> u64 {
         if self.capacity >= 4096 { 4 } else { 1 }
     }
 
+    /// Whether the key of `hash` takes part in the ghosts: always, or in sampling shards
+    /// when its hash times the sampling multiplier has its top two bits clear.
     fn sampled(&self, hash: u64) -> bool {
         self.sample() == 1 || hash.wrapping_mul(0xD6E8_FEB8_6659_FD93) < 1 << 62
     }
 
+    /// ARC's target rule, written out plainly: a returning refused candidate grows the
+    /// window, a returning evicted victim shrinks it, by the weight times the imbalance of
+    /// the two ghost lists' distinct hashes.
     fn adapt(&mut self, hash: u64, w: u64) {
         if !self.sampled(hash) {
             return;

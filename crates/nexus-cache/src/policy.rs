@@ -121,6 +121,14 @@ fn ghost_sampled(hash: u64, shift: u32) -> bool {
     shift == 0 || hash.wrapping_mul(GHOST_SAMPLE_MIX) >> (64 - shift) == 0
 }
 
+/// Pushes `hash` into `ghosts` if its key is sampled, keeping `per_mille` of the `held`
+/// entries' worth of ghosts, scaled down to the sampled share.
+fn remember(ghosts: &mut Ghosts, hash: u64, held: usize, per_mille: usize, shift: u32) {
+    if ghost_sampled(hash, shift) {
+        ghosts.push(hash, (held * per_mille / 1000) >> shift);
+    }
+}
+
 /// The multiplier of a window step for a shard of `capacity` (see [`WINDOW_STEP_UNIT`]): the
 /// capacity in units, rounded, up to 2; beyond, `⌊√(capacity / (unit / 2))⌋`, which is 2 at
 /// 2.5 units and grows as the square root. Steps in proportion to larger shards overshot on
@@ -299,8 +307,6 @@ pub(crate) struct Policy<K, V> {
     window_ghosts: Ghosts,
     /// Evicted main-space victims' hashes: their return shrinks the window.
     main_ghosts: Ghosts,
-    /// One key in `2^ghost_shift` takes part in the ghosts (see [`GHOST_SAMPLE_SHIFT`]).
-    ghost_shift: u32,
     rng: u64,
     /// `(expires, slab index)` of the entries that have a time to live.
     expiry: BTreeSet<(u64, u32)>,
@@ -325,11 +331,6 @@ impl<K: Eq, V> Policy<K, V> {
             sketch: Sketch::new(capacity.clamp(MIN_SKETCH_ENTRIES, INITIAL_SKETCH_ENTRIES)),
             window_ghosts: Ghosts::default(),
             main_ghosts: Ghosts::default(),
-            ghost_shift: if capacity >= GHOST_SAMPLE_MIN_CAPACITY {
-                GHOST_SAMPLE_SHIFT
-            } else {
-                0
-            },
             rng: seed | 1,
             expiry: BTreeSet::new(),
             counters: PolicyCounters::default(),
@@ -350,6 +351,16 @@ impl<K: Eq, V> Policy<K, V> {
     #[cfg(test)]
     pub(crate) fn window_max(&self) -> u64 {
         self.window_max
+    }
+
+    /// One key in `2^ghost_shift()` takes part in the ghosts (see [`GHOST_SAMPLE_SHIFT`]).
+    #[inline]
+    fn ghost_shift(&self) -> u32 {
+        if self.capacity >= GHOST_SAMPLE_MIN_CAPACITY {
+            GHOST_SAMPLE_SHIFT
+        } else {
+            0
+        }
     }
 
     /// Whether any entry has a time to live (only then is the clock read on writes).
@@ -654,7 +665,7 @@ impl<K: Eq, V> Policy<K, V> {
     /// is a tenth of the capacity: cache suite, 6 fixed hash seeds, mean hit/OPT 0.8111 →
     /// 0.8173, higher on every seed; `cpp` and `2_pools` at 0.1–1 % up 0.6–1.1 pp.)
     fn adapt_window(&mut self, hash: u64, weight: u64) {
-        if !ghost_sampled(hash, self.ghost_shift) {
+        if !ghost_sampled(hash, self.ghost_shift()) {
             return;
         }
         let grow = if self.window_ghosts.contains(hash) {
@@ -666,7 +677,7 @@ impl<K: Eq, V> Policy<K, V> {
         };
         // Only a ghost hit (rare) pays for the step's arithmetic.
         let (w, m) = (self.window_ghosts.len(), self.main_ghosts.len());
-        let weight = weight.saturating_mul(window_step_scale(self.capacity) << self.ghost_shift);
+        let weight = weight.saturating_mul(window_step_scale(self.capacity) << self.ghost_shift());
         if grow {
             let step = weight.saturating_mul((m / w.max(1)).max(1) as u64);
             self.window_max = self.window_max.saturating_add(step).min(self.capacity);
@@ -741,21 +752,16 @@ impl<K: Eq, V> Policy<K, V> {
                 (Some(v), None) => self.remove_node(v, RemovalCause::Capacity, sink),
                 (Some(v), Some(c)) => {
                     let next = Deque::towards_front(&mut self.meta, c);
+                    let (held, shift) = (self.index.len(), self.ghost_shift());
                     if self.admit(c, v) {
                         let hash = self.meta[v as usize].hash;
-                        if ghost_sampled(hash, self.ghost_shift) {
-                            let limit = (self.index.len() * MAIN_GHOSTS_PER_MILLE / 1000)
-                                >> self.ghost_shift;
-                            self.main_ghosts.push(hash, limit);
-                        }
+                        let ghosts = &mut self.main_ghosts;
+                        remember(ghosts, hash, held, MAIN_GHOSTS_PER_MILLE, shift);
                         self.remove_node(v, RemovalCause::Capacity, sink);
                     } else {
                         let hash = self.meta[c as usize].hash;
-                        if ghost_sampled(hash, self.ghost_shift) {
-                            let limit = (self.index.len() * WINDOW_GHOSTS_PER_MILLE / 1000)
-                                >> self.ghost_shift;
-                            self.window_ghosts.push(hash, limit);
-                        }
+                        let ghosts = &mut self.window_ghosts;
+                        remember(ghosts, hash, held, WINDOW_GHOSTS_PER_MILLE, shift);
                         self.remove_node(c, RemovalCause::Capacity, sink);
                     }
                     candidate = next;

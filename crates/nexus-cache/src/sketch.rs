@@ -48,13 +48,6 @@ impl Sketch {
         self.sample_size
     }
 
-    /// Word index and bit shift of each of the four counters of `hash`.
-    #[inline]
-    fn slots(&self, hash: u64) -> [(usize, u32); 4] {
-        let block = self.block(hash);
-        Self::offsets(hash).map(|(w, s)| (block + w, s))
-    }
-
     /// The first word of the block of `hash`'s counters.
     #[inline]
     fn block(&self, hash: u64) -> usize {
@@ -99,7 +92,8 @@ impl Sketch {
     /// per halving instead of one per access.
     #[inline]
     pub(crate) fn add(&mut self, hash: u64, mut n: u8) {
-        let slots = self.slots(hash);
+        let block = self.block(hash);
+        let slots = Self::offsets(hash).map(|(w, s)| (block + w, s));
         while n > 0 {
             // Each increment adds to every counter below the cap and counts as an addition
             // while any is below it: that is the smallest counter's distance to the cap.
