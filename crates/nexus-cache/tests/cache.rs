@@ -241,9 +241,17 @@ proptest! {
 /// same critical section (under the shard lock) that counts its miss, so a loader that sees `n`
 /// misses knows the other `n - 1` threads are waiting on its flight: a rendezvous, not a sleep.
 fn until_misses(misses: impl Fn() -> u64, n: u64) {
+    until(
+        || misses() >= n,
+        || format!("only {} of {n} misses", misses()),
+    );
+}
+
+/// Yields until `done()`; fails with `stuck()` after a minute.
+fn until(done: impl Fn() -> bool, stuck: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while misses() < n {
-        assert!(Instant::now() < deadline, "only {} of {n} misses", misses());
+    while !done() {
+        assert!(Instant::now() < deadline, "{}", stuck());
         std::thread::yield_now();
     }
 }
@@ -300,11 +308,10 @@ fn concurrent_loads_of_several_keys_in_one_shard() {
                     started_tx.send(()).unwrap();
                     // 4 leaders, the nested load and 4 waiters have missed.
                     until_misses(|| cache.stats().misses, 9);
-                    let deadline = Instant::now() + Duration::from_secs(60);
-                    while finished.load(Ordering::SeqCst) != FINISH[k as usize] {
-                        assert!(Instant::now() < deadline, "key {k} never got its turn");
-                        std::thread::yield_now();
-                    }
+                    until(
+                        || finished.load(Ordering::SeqCst) == FINISH[k as usize],
+                        || format!("key {k} never got its turn"),
+                    );
                     finished.fetch_add(1, Ordering::SeqCst);
                     k * 10
                 })
