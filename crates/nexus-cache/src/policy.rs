@@ -208,6 +208,12 @@ impl Expires {
     }
 }
 
+thread_local! {
+    /// Where [`Stored::note_access`] writes when the entry's count is at its cap: a byte of
+    /// the thread's own, never read.
+    static SCRATCH: AtomicU8 = const { AtomicU8::new(0) };
+}
+
 /// What a slab node keeps of an entry: what a lookup reads and writes. The hash and weight
 /// live only in [`Meta`]; the pending-access count lives beside the key, so a hit touches no
 /// cache line but the entry's own.
@@ -224,12 +230,20 @@ struct Stored<K, V> {
 
 impl<K, V> Stored<K, V> {
     /// Notes one access (a hit, or a replacing insert).
+    ///
+    /// Without a branch: whether a count is at its cap depends on the key (hot keys' are, the
+    /// others' are not), so a branch on it mispredicted on about one hit in five (callgrind's
+    /// branch model, Zipf 1.1 get-or-insert). The store goes to the entry below the cap and to
+    /// the thread's scratch byte at it, chosen by a conditional move: a hot entry's line is
+    /// still never written, so readers on other cores keep their copies (measured in-process
+    /// A/B, one thread: +4 to +11 % gets, +3 to +6 % get-or-insert at Zipf 1.1).
     #[inline]
     fn note_access(&self) {
         let c = self.pending.load(Ordering::Relaxed);
-        if c < MAX_PENDING {
-            self.pending.store(c + 1, Ordering::Relaxed);
-        }
+        SCRATCH.with(|scratch| {
+            let target = std::hint::select_unpredictable(c < MAX_PENDING, &self.pending, scratch);
+            target.store(c.wrapping_add(1), Ordering::Relaxed);
+        });
     }
 }
 
