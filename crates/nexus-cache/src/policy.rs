@@ -20,7 +20,8 @@
 //! of the work on a miss.
 //!
 //! A hit changes nothing but the entry's own *pending-access count* (a saturating atomic byte,
-//! written only when below its cap, so hot entries cost readers no write at all): the lists
+//! written only when below its cap, so hot entries' lines are never written by readers; at
+//! the cap the store goes to a byte of the reading thread's own): the lists
 //! are repaired lazily. Whenever the policy examines an entry at a list's back (leaving the
 //! window, as the main space's victim, or demoted from protected), it first adds the entry's
 //! pending accesses to the sketch. A small window is then a FIFO (its accesses only raise the
