@@ -462,12 +462,13 @@ where
         let mut sink = self.sink();
         let result = {
             let mut shard = self.write(self.shard(hash));
-            self.store(&mut shard, hash, key, value, weight, ttl, &mut sink)
+            self.store(&mut shard, hash, key, value, weight, ttl, false, &mut sink)
         };
         self.notify(sink);
         result
     }
 
+    /// Stores an entry in `shard` (see [`Policy::insert`] for `absent`).
     #[allow(clippy::too_many_arguments)]
     fn store(
         &self,
@@ -477,6 +478,7 @@ where
         value: V,
         weight: u64,
         ttl: Option<Duration>,
+        absent: bool,
         sink: &mut Sink<K, V>,
     ) -> Result<(), Error> {
         if weight > self.max_entry_weight {
@@ -502,7 +504,7 @@ where
             weight,
             expires,
         };
-        shard.policy.insert(entry, &mut || now.get(), sink);
+        shard.policy.insert(entry, absent, &mut || now.get(), sink);
         Ok(())
     }
 
@@ -526,10 +528,15 @@ where
 
     /// [`get_or_insert_with`](Self::get_or_insert_with) after a miss under the shared lock:
     /// joins or leads the key's flight, then stores the value.
+    ///
+    /// A leader notes the shard's [`Policy::added`] count when it registers its flight (the
+    /// key is absent then). If the count is the same when it stores, no key was added in
+    /// between, so the key is still absent and the store skips looking it up (in-process A/B,
+    /// one thread: +3 % get-or-insert at Zipf 1.1, +4 % at Zipf 0.9).
     #[inline(never)]
     fn load(&self, shard: &RwLock<Shard<K, V>>, hash: u64, key: K, init: impl FnOnce() -> V) -> V {
         let mut counted = false;
-        let ticket = loop {
+        let (ticket, added) = loop {
             let mut sink = self.sink();
             let mut now = self.now();
             let mut guard = self.write(shard);
@@ -576,9 +583,11 @@ where
                         ticket,
                         waiters: None,
                     });
+                    // The key is absent now; it still is below while no key has been added.
+                    let added = guard.policy.added();
                     drop(guard);
                     self.notify(sink);
-                    break ticket;
+                    break (ticket, added);
                 }
             }
         };
@@ -596,6 +605,7 @@ where
             let mut guard = self.write(shard);
             // The flight leaves the list under the lock: no new waiter can join after this.
             leader.waiters = guard.take_flight(ticket);
+            let absent = guard.policy.added() == added;
             // Too heavy: counted as rejected, the value is still returned.
             let _ = self.store(
                 &mut guard,
@@ -604,6 +614,7 @@ where
                 value.clone(),
                 weight,
                 self.time_to_live,
+                absent,
                 &mut sink,
             );
         }

@@ -310,7 +310,7 @@ fn run(capacity: u64, seed: u64, ops: &[Op]) -> Result<u64, TestCaseError> {
                     weight: w,
                     expires: NEVER,
                 };
-                policy.insert(entry, &mut now, &mut sink);
+                policy.insert(entry, false, &mut now, &mut sink);
                 model.insert(k, k + 1000 * step as u64, w);
             }
             Op::Remove(k) => {
@@ -473,7 +473,7 @@ fn cache_matches_policy(capacity: u64, ops: &[Op]) -> Result<(), TestCaseError> 
                             weight: 1,
                             expires: NEVER,
                         };
-                        policy.insert(entry, &mut now, &mut sink);
+                        policy.insert(entry, false, &mut now, &mut sink);
                         k + 1
                     }
                 };

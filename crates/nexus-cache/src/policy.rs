@@ -326,6 +326,8 @@ pub(crate) struct Policy<K, V> {
     /// `(expires, slab index)` of the entries that have a time to live.
     expiry: BTreeSet<(u64, u32)>,
     pub(crate) counters: PolicyCounters,
+    /// Keys added so far (see [`added`](Self::added)).
+    added: u64,
 }
 
 impl<K: Eq, V> Policy<K, V> {
@@ -349,6 +351,7 @@ impl<K: Eq, V> Policy<K, V> {
             rng: seed | 1,
             expiry: BTreeSet::new(),
             counters: PolicyCounters::default(),
+            added: 0,
         }
     }
 
@@ -463,10 +466,19 @@ impl<K: Eq, V> Policy<K, V> {
             .is_some_and(|i| !self.entry(i).expires.passed(now))
     }
 
+    /// How many keys have been added so far. Only an insert adds a key, so a key found
+    /// absent is still absent while this count has not changed.
+    pub(crate) fn added(&self) -> u64 {
+        self.added
+    }
+
     /// Inserts or replaces; `weight <= capacity` is the caller's check. Evicts to capacity.
+    /// `absent`: the caller knows the key is absent (found so while [`added`](Self::added) had
+    /// the count it still has), which saves looking it up.
     pub(crate) fn insert(
         &mut self,
         new: Entry<K, V>,
+        absent: bool,
         now: &mut dyn FnMut() -> u64,
         sink: &mut Sink<K, V>,
     ) {
@@ -481,7 +493,9 @@ impl<K: Eq, V> Policy<K, V> {
         if self.has_expiring() {
             self.remove_expired(now(), sink);
         }
-        if let Some(i) = self.find(hash, &key) {
+        debug_assert!(!absent || self.find(hash, &key).is_none());
+        let found = if absent { None } else { self.find(hash, &key) };
+        if let Some(i) = found {
             let entry = self.nodes[i as usize]
                 .entry
                 .as_mut()
@@ -506,6 +520,7 @@ impl<K: Eq, V> Policy<K, V> {
             entry.note_access();
             sink.push(old_key, old_value, RemovalCause::Replaced);
         } else {
+            self.added += 1;
             self.adapt_window(hash, weight);
             let i = self.allocate(Entry {
                 key,

@@ -346,6 +346,44 @@ fn concurrent_loads_of_several_keys_in_one_shard() {
     assert_eq!((s.misses, s.entries), (9, 5));
 }
 
+/// A key inserted while its own load runs (by the loader itself, or by another thread) is
+/// there when the load stores its value: the load replaces it (the listener sees `Replaced`)
+/// instead of adding the key a second time.
+#[test]
+fn a_key_inserted_while_its_load_runs_is_replaced() {
+    let events: Events = Arc::default();
+    let log = Arc::clone(&events);
+    let cache: Arc<Cache<u64, u64>> = Arc::new(
+        Cache::builder(100)
+            .shards(1)
+            .eviction_listener(move |k, v, c| log.lock().unwrap().push((k, v, c)))
+            .build()
+            .unwrap(),
+    );
+    let loaded = cache.get_or_insert_with(7, || {
+        cache.insert(7, 70).unwrap();
+        71
+    });
+    assert_eq!(loaded, 71);
+    let other = Arc::clone(&cache);
+    let loaded = cache.get_or_insert_with(8, || {
+        std::thread::spawn(move || other.insert(8, 80).unwrap())
+            .join()
+            .unwrap();
+        81
+    });
+    assert_eq!(loaded, 81);
+    assert_eq!((cache.get(&7), cache.get(&8)), (Some(71), Some(81)));
+    assert_eq!(cache.stats().entries, 2);
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            (7, 70, RemovalCause::Replaced),
+            (8, 80, RemovalCause::Replaced)
+        ]
+    );
+}
+
 #[test]
 fn a_panicking_loader_neither_poisons_nor_wedges() {
     let cache: Arc<Cache<u64, u64>> = Arc::new(Cache::new(100).unwrap());
