@@ -74,10 +74,13 @@
 //!   (was 59–60, 2.9–5.2×). f32 × i8 one-to-many prefetches the same way but stays row by
 //!   row with the one-to-one kernel: nexus-quant expects its scores bit for bit equal to
 //!   [`dot_f32_i8`]'s (a four-row form summed in another order and broke that).
-//! - f32 one-to-many: rows prefetched 4 KiB ahead (`prefetcht0`), which this CPU's hardware
+//! - f32 one-to-many: on Zen 5, rows prefetched 4 KiB ahead (`prefetcht0`), which its hardware
 //!   prefetchers did not do by themselves: 1.07–1.2 of the read bound when the bound itself was
 //!   undisturbed (33–37 GB/s), 33–40 GB/s in absolute terms (was 0.88–0.95 of a bound of
 //!   16–18 GB/s, 15.5–16.1 GB/s). Like every DRAM row on this host, some runs halve (≈ 20 GB/s).
+//!   On Zen 4 the same prefetch made the scan slower (0.73 of the bound against 0.83 without at
+//!   this level, median of 5), so whether the scans prefetch is chosen per CPU family
+//!   ([`scan_prefetch`]).
 //!
 //! ## Other architectures
 //! Only x86_64 has SIMD backends. No aarch64 target is installed where this was built, so a
@@ -152,6 +155,21 @@ pub fn backend() -> &'static str {
 /// when that measured faster; see the crate's ARCHITECTURE notes).
 pub fn kernel_levels() -> &'static [(&'static str, Level)] {
     dispatch::chosen()
+}
+
+/// Whether the f32 one-to-many scans (`dot_one_to_many`, `l2_squared_one_to_many`) prefetch
+/// rows a few KiB ahead on this CPU: chosen once per CPU family by what measured faster (not
+/// on AMD Zen 3 / Zen 4, whose hardware prefetchers keep up; on every other x86_64 CPU).
+/// Always `false` where there are no SIMD kernels. Benchmarks print it with the level.
+pub fn scan_prefetch() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        arch::x86_64::scan_prefetch()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// What `NEXUS_SIMD` asks for: `Ok(None)` if it is unset or empty, the level if this CPU can

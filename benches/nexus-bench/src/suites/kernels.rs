@@ -53,9 +53,14 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
         .map(|(k, l)| format!("{k}={l}"))
         .collect();
     eprintln!(
-        "kernels: nexus-simd cap {} ({}); bound: {} sum{}; {reps} interleaved reps, medians",
+        "kernels: nexus-simd cap {} ({}); f32 scans prefetch: {}; bound: {} sum{}; {reps} interleaved reps, medians",
         nexus_simd::backend(),
         levels.join(" "),
+        if nexus_simd::scan_prefetch() {
+            "yes"
+        } else {
+            "no"
+        },
         ReadBound::backend(),
         if ReadBound::capped() {
             format!(", bound-{0}: {0} sum", ReadBound::widest())

@@ -117,9 +117,13 @@ macro_rules! f32_backend {
         }
 
         #[target_feature(enable = $features)]
-        fn one_to_many<const L2: bool>(query: &[f32], block: &[f32], out: &mut [f32]) {
+        fn one_to_many<const L2: bool, const PF: bool>(
+            query: &[f32],
+            block: &[f32],
+            out: &mut [f32],
+        ) {
             // SAFETY: as for `dot_or_l2`.
-            unsafe { $crate::arch::x86_64::vector::one_to_many::<$v, L2, $pf>(query, block, out) }
+            unsafe { $crate::arch::x86_64::vector::one_to_many::<$v, L2, PF>(query, block, out) }
         }
 
         #[target_feature(enable = $features)]
@@ -136,10 +140,11 @@ macro_rules! f32_backend {
 
 // ---- prefetch -------------------------------------------------------------------------------
 
-/// How far ahead of the rows being read the f32 one-to-many scans prefetch, and how. A scan
-/// outruns the hardware prefetchers on Zen 5 (measured at `NEXUS_SIMD=avx2`, 100k × 384 f32
-/// rows, ratios to the plain read bound): no prefetch 0.85–0.93; `prefetchnta` 4 KiB ahead
-/// 1.18–1.28, 8 KiB 1.08–1.19, 16 KiB 1.06–1.14; `prefetcht0` 4 KiB 1.23–1.26, 8 KiB 1.10–1.21.
+/// How far ahead of the rows being read the f32 one-to-many scans prefetch, and how, on the
+/// CPUs where they prefetch at all (see [`super::scan_prefetch`]). A scan outruns the hardware
+/// prefetchers on Zen 5 (measured at `NEXUS_SIMD=avx2`, 100k × 384 f32 rows, ratios to the
+/// plain read bound): no prefetch 0.85–0.93; `prefetchnta` 4 KiB ahead 1.18–1.28, 8 KiB
+/// 1.08–1.19, 16 KiB 1.06–1.14; `prefetcht0` 4 KiB 1.23–1.26, 8 KiB 1.10–1.21.
 pub(super) const PREFETCH_F32_BYTES: usize = 4 * 1024;
 pub(super) const PREFETCH_F32_HINT: i32 = _MM_HINT_T0;
 
