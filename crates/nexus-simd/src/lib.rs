@@ -159,7 +159,8 @@ pub fn kernel_levels() -> &'static [(&'static str, Level)] {
 
 /// Whether the f32 one-to-many scans (`dot_one_to_many`, `l2_squared_one_to_many`) prefetch
 /// rows a few KiB ahead on this CPU: chosen once per CPU family by what measured faster (not
-/// on AMD Zen 3 / Zen 4, whose hardware prefetchers keep up; on every other x86_64 CPU).
+/// on AMD family 19h, Zen 3 and Zen 4, where it measured slower on Zen 4; on every other
+/// x86_64 CPU, as it measured faster on Zen 5).
 /// Always `false` where there are no SIMD kernels. Benchmarks print it with the level.
 pub fn scan_prefetch() -> bool {
     #[cfg(target_arch = "x86_64")]

@@ -10,8 +10,8 @@
 //! faster than none, on Zen 4 slower at every distance tried (1–4 KiB).
 
 /// Whether the f32 one-to-many scans issue software prefetches on this CPU: not on AMD family
-/// 19h (Zen 3 and Zen 4), where the hardware prefetchers keep up and the extra instructions
-/// only cost (`kernels` suite on a Zen 4 EPYC, 100k × 384 rows, ratios to the read bound, 5
+/// 19h (Zen 4, measured; Zen 3 shares the family and is assumed alike), where the hardware
+/// prefetchers keep up and the extra instructions only cost (`kernels` suite on a Zen 4 EPYC, 100k × 384 rows, ratios to the read bound, 5
 /// interleaved pairs each: at avx2 0.86–1.04 without against 0.66–0.87 with, at avx512
 /// 0.70–1.09 against 0.65–0.96; median 1.02 against 0.73–0.83); everywhere else, as measured
 /// on Zen 5 (see `vector::PREFETCH_F32_BYTES`). The i8 scans prefetch everywhere: on Zen 4
