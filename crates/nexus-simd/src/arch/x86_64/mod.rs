@@ -11,11 +11,11 @@
 
 /// Whether the f32 one-to-many scans issue software prefetches on this CPU: not on AMD family
 /// 19h (Zen 4, measured; Zen 3 shares the family and is assumed alike), where the hardware
-/// prefetchers keep up and the extra instructions only cost (`kernels` suite on a Zen 4 EPYC, 100k × 384 rows, ratios to the read bound, 5
-/// interleaved pairs each: at avx2 0.86–1.04 without against 0.66–0.87 with, at avx512
-/// 0.70–1.09 against 0.65–0.96; median 1.02 against 0.73–0.83); everywhere else, as measured
-/// on Zen 5 (see `vector::PREFETCH_F32_BYTES`). The i8 scans prefetch everywhere: on Zen 4
-/// too they run 1.5–1.9× faster with it.
+/// prefetchers keep up and the extra instructions only cost (`kernels` suite on a Zen 4 EPYC,
+/// 100k × 384 rows, ratios to the read bound, 5 interleaved pairs each: at avx2 0.86–1.04
+/// without against 0.66–0.87 with, at avx512 0.70–1.09 against 0.65–0.96; median 1.02 against
+/// 0.73–0.83); everywhere else, as measured on Zen 5 (see `vector::PREFETCH_F32_BYTES`). The
+/// i8 scans prefetch everywhere: on Zen 4 too they run 1.5–1.9× faster with it.
 pub(crate) fn scan_prefetch() -> bool {
     // CPUID leaves 0 and 1 exist on every x86_64 CPU.
     let vendor = std::arch::x86_64::__cpuid(0);
@@ -35,7 +35,7 @@ pub(crate) fn scan_prefetch() -> bool {
 macro_rules! wrap_kernels {
     ($($name:ident $(= $kernel:ident::<$($c:literal),+>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
         pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: only `table()` hands these wrappers out, and only after
+            // SAFETY: only `table_with()` hands these wrappers out, and only after
             // `Level::is_supported` found every feature the backend's kernels enable on this
             // CPU.
             unsafe { wrap_kernels!(@call $name $(= $kernel::<$($c),+>)?)($($arg),*) }
@@ -57,7 +57,8 @@ macro_rules! backend_table {
                 dot = dot_or_l2::<false>(a: &[f32], b: &[f32]) -> f32;
                 l2_squared = dot_or_l2::<true>(a: &[f32], b: &[f32]) -> f32;
                 dot_one_to_many = one_to_many::<false, true>(q: &[f32], b: &[f32], o: &mut [f32]);
-                l2_squared_one_to_many = one_to_many::<true, true>(q: &[f32], b: &[f32], o: &mut [f32]);
+                l2_squared_one_to_many =
+                    one_to_many::<true, true>(q: &[f32], b: &[f32], o: &mut [f32]);
                 dot_one_to_many_no_prefetch =
                     one_to_many::<false, false>(q: &[f32], b: &[f32], o: &mut [f32]);
                 l2_squared_one_to_many_no_prefetch =
