@@ -161,11 +161,15 @@ pub fn kernel_levels() -> &'static [(&'static str, Level)] {
 /// rows a few KiB ahead on this CPU: chosen once per CPU family by what measured faster (not
 /// on AMD family 19h, Zen 3 and Zen 4, where it measured slower on Zen 4; on every other
 /// x86_64 CPU, as it measured faster on Zen 5).
-/// Always `false` where there are no SIMD kernels. Benchmarks print it with the level.
+/// Always `false` where the scans run the scalar kernel (no SIMD backend, or `NEXUS_SIMD`
+/// capped at `scalar`). Benchmarks print it with the level.
 pub fn scan_prefetch() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        arch::x86_64::scan_prefetch()
+        let simd = kernel_levels()
+            .iter()
+            .any(|&(k, l)| k == "dot_one_to_many" && l != Level::Scalar);
+        simd && arch::x86_64::scan_prefetch()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
