@@ -79,7 +79,9 @@
 //!   undisturbed (33–37 GB/s), 33–40 GB/s in absolute terms (was 0.88–0.95 of a bound of
 //!   16–18 GB/s, 15.5–16.1 GB/s). Like every DRAM row on this host, some runs halve (≈ 20 GB/s).
 //!   On Zen 4 the same prefetch made the scan slower (0.73 of the bound against 0.83 without at
-//!   this level, median of 5), so whether the scans prefetch is chosen per CPU family
+//!   this level, median of 5), while one hint per 4 KiB page, 8 KiB ahead, made it faster
+//!   (26.0–27.0 GB/s against 18.0–22.3 without, 1.08 of the bound, median of 5): the hardware
+//!   prefetchers stop at page boundaries. So how the scans prefetch is chosen per CPU family
 //!   ([`scan_prefetch`]).
 //!
 //! ## Other architectures
@@ -157,23 +159,66 @@ pub fn kernel_levels() -> &'static [(&'static str, Level)] {
     dispatch::chosen()
 }
 
-/// Whether the f32 one-to-many scans (`dot_one_to_many`, `l2_squared_one_to_many`) prefetch
-/// rows a few KiB ahead on this CPU: chosen once per CPU family by what measured faster (not
-/// on AMD family 19h, Zen 3 and Zen 4, where it measured slower on Zen 4; on every other
-/// x86_64 CPU, as it measured faster on Zen 5).
-/// Always `false` where the scans run the scalar kernel (no SIMD backend, or `NEXUS_SIMD`
-/// capped at `scalar`). Benchmarks print it with the level.
-pub fn scan_prefetch() -> bool {
+/// How the f32 one-to-many scans (`dot_one_to_many`, `l2_squared_one_to_many`) prefetch the
+/// rows ahead of those they read, as [`scan_prefetch`] reports it. Chosen once per CPU by what
+/// measured fastest; the scores are the same bit for bit whichever way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScanPrefetch {
+    /// No software prefetch (the scalar kernels).
+    None,
+    /// Every line, 4 KiB ahead (`prefetcht0`): on CPUs whose hardware prefetchers fall behind a
+    /// scan (measured on Zen 5), and where nothing else was measured.
+    Lines,
+    /// The first line of each 4 KiB page, 8 KiB ahead: on AMD family 19h (measured on Zen 4),
+    /// whose hardware prefetchers keep up within a page but stop at its end.
+    Pages,
+}
+
+impl ScanPrefetch {
+    /// `"none"`, `"lines"` or `"pages"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanPrefetch::None => "none",
+            ScanPrefetch::Lines => "lines",
+            ScanPrefetch::Pages => "pages",
+        }
+    }
+}
+
+impl std::fmt::Display for ScanPrefetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the f32 one-to-many scans prefetch on this CPU (see [`ScanPrefetch`]): chosen once per
+/// CPU family by what measured faster. [`ScanPrefetch::None`] where the scans run the scalar
+/// kernel (no SIMD backend, or `NEXUS_SIMD` capped at `scalar`). Benchmarks print it with the
+/// level.
+///
+/// ```
+/// let way = nexus_simd::scan_prefetch();
+/// if nexus_simd::level() == nexus_simd::Level::Scalar {
+///     assert_eq!(way, nexus_simd::ScanPrefetch::None);
+/// }
+/// println!("f32 scans prefetch: {way}");
+/// ```
+pub fn scan_prefetch() -> ScanPrefetch {
     #[cfg(target_arch = "x86_64")]
     {
         let simd = kernel_levels()
             .iter()
             .any(|&(k, l)| k == "dot_one_to_many" && l != Level::Scalar);
-        simd && arch::x86_64::scan_prefetch()
+        if simd {
+            arch::x86_64::scan_prefetch()
+        } else {
+            ScanPrefetch::None
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        false
+        ScanPrefetch::None
     }
 }
 

@@ -56,11 +56,7 @@ pub(crate) fn run(ctx: &Context) -> BenchResult<Vec<Row>> {
         "kernels: nexus-simd cap {} ({}); f32 scans prefetch: {}; bound: {} sum{}; {reps} interleaved reps, medians",
         nexus_simd::backend(),
         levels.join(" "),
-        if nexus_simd::scan_prefetch() {
-            "yes"
-        } else {
-            "no"
-        },
+        nexus_simd::scan_prefetch(),
         ReadBound::backend(),
         if ReadBound::capped() {
             format!(", bound-{0}: {0} sum", ReadBound::widest())

@@ -15,15 +15,15 @@
 //!
 //! The f32 kernels are the shared skeletons of `vector.rs` over `__m256` (two queries × four
 //! rows per many-to-many tile). The f32 and i8 one-to-many scans read four rows per pass in
-//! memory order and prefetch ahead of them (`vector::PREFETCH_F32_BYTES`,
-//! `vector::PREFETCH_I8_BYTES`): on Zen 5 the hardware prefetchers alone left the f32 scan at
-//! 0.8–0.9 of the read bound. i8 scans use `vpmaddubsw` with the sign trick when the query
+//! memory order and prefetch ahead of them (`vector::PREFETCH_F32_BYTES` or
+//! `vector::PREFETCH_PAGE_BYTES` as the CPU prefers, `vector::PREFETCH_I8_BYTES`): the
+//! hardware prefetchers alone left the f32 scan at 0.8–0.9 of the read bound on Zen 5 and Zen 4. i8 scans use `vpmaddubsw` with the sign trick when the query
 //! holds no −128. The f32 × i8 scan prefetches too but stays row by row with the one-to-one
 //! kernel, so that its scores are bit for bit those of `dot_f32_i8`.
 
 use std::arch::x86_64::*;
 
-use super::vector::{PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
+use super::vector::{PF_LINES, PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
 use crate::dispatch::Kernels;
 
 // ---- loads ---------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ fn reduce1(v: __m256) -> f32 {
 // ---- f32 ------------------------------------------------------------------------------------
 
 f32_backend! {
-    __m256, 8, "avx2,fma", tile: 2, prefetch: true,
+    __m256, 8, "avx2,fma", tile: 2, prefetch: PF_LINES,
     zero: _mm256_setzero_ps, load: ld, load_tail: ld_tail, add: _mm256_add_ps,
     sub: _mm256_sub_ps, mul_add: _mm256_fmadd_ps, sum: reduce1, sum4: reduce4,
 }

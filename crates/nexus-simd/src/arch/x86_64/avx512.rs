@@ -14,7 +14,7 @@
 
 use std::arch::x86_64::*;
 
-use super::vector::{PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
+use super::vector::{PF_LINES, PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, prefetch};
 use crate::dispatch::Kernels;
 
 // ---- loads ---------------------------------------------------------------------------------
@@ -136,9 +136,9 @@ fn store8_u32(out: &mut [u32; 8], v: __m512i) {
 
 // ---- f32 ------------------------------------------------------------------------------------
 
-// Prefetch as in the AVX2 scans (4 KiB ahead, see `vector::PREFETCH_F32_BYTES`).
+// Prefetch as in the AVX2 scans (see `vector::PREFETCH_F32_BYTES` and `PREFETCH_PAGE_BYTES`).
 f32_backend! {
-    __m512, 16, "avx512f,avx512bw,avx512vl,avx2,fma", tile: 4, prefetch: true,
+    __m512, 16, "avx512f,avx512bw,avx512vl,avx2,fma", tile: 4, prefetch: PF_LINES,
     zero: _mm512_setzero_ps, load: ld, load_tail: ld_tail, add: _mm512_add_ps,
     sub: _mm512_sub_ps, mul_add: _mm512_fmadd_ps, sum: _mm512_reduce_add_ps, sum4: reduce4,
 }

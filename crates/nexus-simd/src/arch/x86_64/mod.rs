@@ -5,18 +5,23 @@
 //! backends keep what differs: i8 (VNNI against `vpmaddubsw`), binary (`VPOPCNTDQ` against
 //! nibble tables and scalar `popcnt`) and the f32 × i8 / f32 × bits kernels.
 //!
-//! The one-to-many scans read rows in memory order. The f32 scans prefetch 4 KiB ahead or not
-//! at all, chosen once per CPU ([`scan_prefetch`]): on Zen 5 the prefetch measured 1.2–1.3×
-//! faster than none, on Zen 4 slower at every distance tried (1–4 KiB).
+//! The one-to-many scans read rows in memory order. How the f32 scans prefetch is chosen once
+//! per CPU ([`scan_prefetch`]): every line 4 KiB ahead on Zen 5 (1.2–1.3× faster than none
+//! there), one line a page 8 KiB ahead on Zen 4 (where the per-line prefetch was slower than
+//! none at every distance tried, 1–4 KiB, and the per-page one faster).
 
-/// Whether the f32 one-to-many scans issue software prefetches on this CPU: not on AMD family
-/// 19h (Zen 4, measured; Zen 3 shares the family and is assumed alike), where the hardware
-/// prefetchers keep up and the extra instructions only cost (`kernels` suite on a Zen 4 EPYC,
-/// 100k × 384 rows, ratios to the read bound, 5 interleaved pairs each: at avx2 0.86–1.04
-/// without against 0.66–0.87 with, at avx512 0.70–1.09 against 0.65–0.96; median 1.02 against
-/// 0.73–0.83); everywhere else, as measured on Zen 5 (see `vector::PREFETCH_F32_BYTES`). The
-/// i8 scans prefetch everywhere: on Zen 4 too they run 1.5–1.9× faster with it.
-pub(crate) fn scan_prefetch() -> bool {
+use crate::ScanPrefetch;
+
+/// How the f32 one-to-many scans prefetch on this CPU (see [`ScanPrefetch`]):
+/// [`ScanPrefetch::Pages`] on AMD family 19h (Zen 4, measured; Zen 3 shares the family and is
+/// assumed alike), whose hardware prefetchers keep up within a page, so that per-line hints
+/// only cost (`kernels` suite on a Zen 4 EPYC, 100k × 384 rows, ratios to the read bound, 5
+/// interleaved pairs each: at avx2 0.86–1.04 without against 0.66–0.87 with, at avx512
+/// 0.70–1.09 against 0.65–0.96), but which start every 4 KiB page cold (see
+/// `vector::PREFETCH_PAGE_BYTES`); [`ScanPrefetch::Lines`] everywhere else, as measured on
+/// Zen 5 (see `vector::PREFETCH_F32_BYTES`). The i8 scans prefetch every line everywhere: on
+/// Zen 4 too they run 1.5–1.9× faster with it.
+pub(crate) fn scan_prefetch() -> ScanPrefetch {
     // CPUID leaves 0 and 1 exist on every x86_64 CPU.
     let vendor = std::arch::x86_64::__cpuid(0);
     let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6E65, 0x444D_4163);
@@ -28,12 +33,16 @@ pub(crate) fn scan_prefetch() -> bool {
     } else {
         base
     };
-    !(amd && family == 0x19)
+    if amd && family == 0x19 {
+        ScanPrefetch::Pages
+    } else {
+        ScanPrefetch::Lines
+    }
 }
 
 /// Plain `fn` wrappers of `super::$name` (or `super::$kernel` with its const arguments).
 macro_rules! wrap_kernels {
-    ($($name:ident $(= $kernel:ident::<$($c:literal),+>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
+    ($($name:ident $(= $kernel:ident::<$($c:tt),+>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
         pub(super) fn $name($($arg: $ty),*) $(-> $ret)? {
             // SAFETY: only `table_with()` hands these wrappers out, and only after
             // `Level::is_supported` found every feature the backend's kernels enable on this
@@ -42,7 +51,7 @@ macro_rules! wrap_kernels {
         }
     )*};
     (@call $name:ident) => { super::$name };
-    (@call $name:ident = $kernel:ident::<$($c:literal),+>) => { super::$kernel::<$($c),+> };
+    (@call $name:ident = $kernel:ident::<$($c:tt),+>) => { super::$kernel::<$($c),+> };
 }
 
 /// A backend's `table()`, and the plain-`fn` wrappers of its `#[target_feature]` kernels that
@@ -53,16 +62,23 @@ macro_rules! backend_table {
     ($level:ident) => {
         /// Plain `fn` wrappers with the table's signatures, private to this module.
         mod safe {
+            use crate::arch::x86_64::vector::{PF_LINES, PF_NONE, PF_PAGES};
+
             wrap_kernels! {
                 dot = dot_or_l2::<false>(a: &[f32], b: &[f32]) -> f32;
                 l2_squared = dot_or_l2::<true>(a: &[f32], b: &[f32]) -> f32;
-                dot_one_to_many = one_to_many::<false, true>(q: &[f32], b: &[f32], o: &mut [f32]);
-                l2_squared_one_to_many =
-                    one_to_many::<true, true>(q: &[f32], b: &[f32], o: &mut [f32]);
                 dot_one_to_many_no_prefetch =
-                    one_to_many::<false, false>(q: &[f32], b: &[f32], o: &mut [f32]);
+                    one_to_many::<false, { PF_NONE }>(q: &[f32], b: &[f32], o: &mut [f32]);
                 l2_squared_one_to_many_no_prefetch =
-                    one_to_many::<true, false>(q: &[f32], b: &[f32], o: &mut [f32]);
+                    one_to_many::<true, { PF_NONE }>(q: &[f32], b: &[f32], o: &mut [f32]);
+                dot_one_to_many_lines =
+                    one_to_many::<false, { PF_LINES }>(q: &[f32], b: &[f32], o: &mut [f32]);
+                l2_squared_one_to_many_lines =
+                    one_to_many::<true, { PF_LINES }>(q: &[f32], b: &[f32], o: &mut [f32]);
+                dot_one_to_many_pages =
+                    one_to_many::<false, { PF_PAGES }>(q: &[f32], b: &[f32], o: &mut [f32]);
+                l2_squared_one_to_many_pages =
+                    one_to_many::<true, { PF_PAGES }>(q: &[f32], b: &[f32], o: &mut [f32]);
                 dot_norms(a: &[f32], b: &[f32]) -> (f32, f32, f32);
                 dot_many_to_many(q: &[f32], b: &[f32], dim: usize, o: &mut [f32]);
                 dot_i8(a: &[i8], b: &[i8]) -> i32;
@@ -83,8 +99,10 @@ macro_rules! backend_table {
             table_with(super::scan_prefetch())
         }
 
-        /// [`table`], with f32 one-to-many scans that prefetch or not (tests run both).
-        pub(crate) fn table_with(prefetch: bool) -> Option<Kernels> {
+        /// [`table`], with f32 one-to-many scans that prefetch as `prefetch` says (tests run
+        /// every way).
+        pub(crate) fn table_with(prefetch: crate::ScanPrefetch) -> Option<Kernels> {
+            use crate::ScanPrefetch;
             if !crate::Level::$level.is_supported() {
                 return None;
             }
@@ -92,15 +110,15 @@ macro_rules! backend_table {
                 dot: safe::dot,
                 dot_norms: safe::dot_norms,
                 l2_squared: safe::l2_squared,
-                dot_one_to_many: if prefetch {
-                    safe::dot_one_to_many
-                } else {
-                    safe::dot_one_to_many_no_prefetch
+                dot_one_to_many: match prefetch {
+                    ScanPrefetch::None => safe::dot_one_to_many_no_prefetch,
+                    ScanPrefetch::Lines => safe::dot_one_to_many_lines,
+                    ScanPrefetch::Pages => safe::dot_one_to_many_pages,
                 },
-                l2_squared_one_to_many: if prefetch {
-                    safe::l2_squared_one_to_many
-                } else {
-                    safe::l2_squared_one_to_many_no_prefetch
+                l2_squared_one_to_many: match prefetch {
+                    ScanPrefetch::None => safe::l2_squared_one_to_many_no_prefetch,
+                    ScanPrefetch::Lines => safe::l2_squared_one_to_many_lines,
+                    ScanPrefetch::Pages => safe::l2_squared_one_to_many_pages,
                 },
                 dot_many_to_many: safe::dot_many_to_many,
                 dot_i8: safe::dot_i8,
@@ -126,40 +144,59 @@ pub(crate) mod avx512;
 
 #[cfg(test)]
 mod tests {
+    use crate::ScanPrefetch;
     use crate::dispatch::Kernels;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The two f32 scans differ only in their prefetch instructions: their scores must be equal
-    /// bit for bit, at every level this CPU runs. (`tests/kernels.rs` checks the one this CPU
-    /// dispatches to against the f64 reference; this extends that check to the other.)
+    /// The f32 scans of one level differ only in their prefetch instructions: their scores
+    /// must be equal bit for bit, at every level this CPU runs. (`tests/kernels.rs` checks the
+    /// one this CPU dispatches to against the f64 reference; this extends that check to the
+    /// others.)
     #[test]
-    fn scans_with_and_without_prefetch_score_bit_for_bit_alike() {
+    fn scans_score_bit_for_bit_alike_however_they_prefetch() {
         let mut rng = ChaCha8Rng::seed_from_u64(18);
-        let tables: [fn(bool) -> Option<Kernels>; 2] =
+        let tables: [fn(ScanPrefetch) -> Option<Kernels>; 2] =
             [super::avx2::table_with, super::avx512::table_with];
+        let ways = [ScanPrefetch::None, ScanPrefetch::Lines, ScanPrefetch::Pages];
         for table in tables {
-            let (Some(with), Some(without)) = (table(true), table(false)) else {
+            let Some(reference) = table(ScanPrefetch::None) else {
                 continue;
             };
-            // Up to 100 rows of 384: the prefetch address runs past the block and is clamped.
-            for (dim, rows) in [(1, 9), (7, 13), (16, 13), (33, 6), (384, 13), (384, 100)] {
+            // Up to 3 000 rows of 384 (4.6 MB, over a thousand pages): the prefetch addresses
+            // run past the block's end, where they are clamped or stop.
+            for (dim, rows) in [
+                (1, 9),
+                (7, 13),
+                (16, 13),
+                (33, 6),
+                (384, 13),
+                (384, 100),
+                (1000, 9),
+                (384, 3000),
+            ] {
                 let query: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect();
                 let block: Vec<f32> = (0..dim * rows)
                     .map(|_| rng.random_range(-1.0..1.0))
                     .collect();
-                type Scan = fn(&[f32], &[f32], &mut [f32]);
-                let pairs: [(Scan, Scan); 2] = [
-                    (with.dot_one_to_many, without.dot_one_to_many),
-                    (with.l2_squared_one_to_many, without.l2_squared_one_to_many),
-                ];
-                for (a, b) in pairs {
-                    let (mut x, mut y) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
-                    a(&query, &block, &mut x);
-                    b(&query, &block, &mut y);
-                    let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&x), bits(&y), "dim {dim}, rows {rows}");
-                    assert!(x.iter().all(|s| s.is_finite()), "dim {dim}, rows {rows}");
+                let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+                for way in ways {
+                    let kernels = table(way).expect("the level is supported");
+                    type Scan = fn(&[f32], &[f32], &mut [f32]);
+                    let pairs: [(Scan, Scan); 2] = [
+                        (kernels.dot_one_to_many, reference.dot_one_to_many),
+                        (
+                            kernels.l2_squared_one_to_many,
+                            reference.l2_squared_one_to_many,
+                        ),
+                    ];
+                    for (a, b) in pairs {
+                        let (mut x, mut y) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+                        a(&query, &block, &mut x);
+                        b(&query, &block, &mut y);
+                        assert_eq!(bits(&x), bits(&y), "{way:?}, dim {dim}, rows {rows}");
+                        assert!(x.iter().all(|s| s.is_finite()), "dim {dim}, rows {rows}");
+                    }
                 }
             }
         }
