@@ -365,39 +365,43 @@ unsafe fn ld_u64x4(c: &[u64; 4]) -> __m256i {
     unsafe { _mm256_loadu_si256(c.as_ptr().cast()) }
 }
 
-/// # Safety
-/// The CPU must support AVX2.
-#[inline(always)]
-unsafe fn store_u64x4(out: &mut [u64; 4], v: __m256i) {
-    // SAFETY: AVX2 is available (this function's contract); `out` is 32 writable bytes and an
-    // unaligned store has no alignment requirement.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) }
-}
-
-/// Σ popcnt over the four words of `x`, read from memory by `popcnt` itself (for the reason
-/// given at [`popcnt`], in `asm!`).
+/// Σ popcnt(c ^ q) over four words on the integer ports, both sides read from memory (one
+/// `asm!` block, for the reason given at [`popcnt`]; as [`hamming_scalar_w6`]). It replaced
+/// XORing the words in a vector register, storing them and letting `popcnt` read them back
+/// (2.5 instructions a word instead of 4, which had measured faster than `popcnt` of XORs
+/// written in Rust on Zen 5): on Zen 4 the four loads that read back one 32-byte store held
+/// the scan up, and this form made `hamming/b1024/one_to_many_100k` at avx2 1.2–1.3× faster
+/// (`kernels` suite, 3 interleaved pairs: 302–310 → 366–395 Mcodes/s).
 ///
 /// # Safety
 /// The CPU must support POPCNT.
 #[inline(always)]
-unsafe fn popcnt4_mem(x: &[u64; 4]) -> u32 {
+unsafe fn xor_popcnt4(c: &[u64; 4], q: &[u64; 4]) -> u32 {
     let n: u64;
     // SAFETY: POPCNT is available (this function's contract); the block reads the 32 bytes of
-    // `x` and nothing else, and writes registers only (and the flags, which `asm!` assumes
-    // clobbered by default).
+    // `c` and of `q` and nothing else, and writes registers only (and the flags).
     unsafe {
         std::arch::asm!(
-            "popcnt {a}, qword ptr [{p}]",
-            "popcnt {b}, qword ptr [{p} + 8]",
-            "popcnt {c}, qword ptr [{p} + 16]",
+            "mov {a}, qword ptr [{c}]",
+            "xor {a}, qword ptr [{q}]",
+            "popcnt {a}, {a}",
+            "mov {b}, qword ptr [{c} + 8]",
+            "xor {b}, qword ptr [{q} + 8]",
+            "popcnt {b}, {b}",
+            "mov {d}, qword ptr [{c} + 16]",
+            "xor {d}, qword ptr [{q} + 16]",
+            "popcnt {d}, {d}",
             "add {a}, {b}",
-            "popcnt {b}, qword ptr [{p} + 24]",
-            "add {c}, {b}",
-            "add {a}, {c}",
-            p = in(reg) x.as_ptr(),
+            "mov {b}, qword ptr [{c} + 24]",
+            "xor {b}, qword ptr [{q} + 24]",
+            "popcnt {b}, {b}",
+            "add {d}, {b}",
+            "add {a}, {d}",
+            c = in(reg) c.as_ptr(),
+            q = in(reg) q.as_ptr(),
             a = out(reg) n,
             b = out(reg) _,
-            c = out(reg) _,
+            d = out(reg) _,
             options(pure, readonly, nostack),
         );
     }
@@ -448,13 +452,11 @@ unsafe fn store8_u32(out: &mut [u32; 8], v: __m256i) {
 ///
 /// The first `V` words of each code (a multiple of 4, at most 32) are counted with
 /// [`popcount_bytes`] against the query held in `V / 4` registers, the other `W - V` (a
-/// multiple of 4 too) by scalar `popcnt` ([`popcnt4_mem`]): the two run on different ports at
+/// multiple of 4 too) by scalar `popcnt` ([`xor_popcnt4`]): the two run on different ports at
 /// the same time, which is what brings the scan near the read bound (the vector ports alone
 /// saturate first). Three vectors of a code at a time go through a carry-save adder first
 /// (Harley–Seal: a + b + c = l + 2h bit by bit), so they cost two table popcounts instead of
-/// three. The scalar words are XORed with the query in a vector register and stored to the
-/// stack, and `popcnt` reads them from there: about 2.5 instructions a word instead of 4
-/// (load, XOR, `popcnt`, add), which measured 10–25 % faster on 512- to 1024-bit codes.
+/// three.
 ///
 /// `V <= 32` keeps the query in 8 registers and a byte of counts at most 8 · 8 = 64.
 ///
@@ -477,10 +479,7 @@ unsafe fn hamming_fixed<const W: usize, const V: usize>(
             *r = ld_u64x4(c);
         }
         let (ones, twos) = (nibble_table(1), nibble_table(2));
-        let mut qs = [_mm256_setzero_si256(); 8];
-        for (r, c) in qs.iter_mut().zip(q[V..].as_chunks::<4>().0) {
-            *r = ld_u64x4(c);
-        }
+        let (qs, _) = q[V..].as_chunks::<4>();
         let zero = _mm256_setzero_si256();
         let (whole, _) = codes.as_chunks::<W>();
         let (groups, rest) = whole.as_chunks::<8>();
@@ -508,10 +507,8 @@ unsafe fn hamming_fixed<const W: usize, const V: usize>(
                     bytes = _mm256_add_epi8(bytes, popcount_bytes(d, ones));
                 }
                 *sum = _mm256_sad_epu8(bytes, zero);
-                for (c, qm) in code[V..].as_chunks::<4>().0.iter().zip(&qs) {
-                    let mut x = [0u64; 4];
-                    store_u64x4(&mut x, _mm256_xor_si256(ld_u64x4(c), *qm));
-                    *sc += popcnt4_mem(&x);
+                for (c, qc) in code[V..].as_chunks::<4>().0.iter().zip(qs) {
+                    *sc += xor_popcnt4(c, qc);
                 }
             }
             let scalar = _mm256_loadu_si256(scalar.as_ptr().cast());
