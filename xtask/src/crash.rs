@@ -1,7 +1,7 @@
 //! `cargo xtask crash [--engine] --cycles N [--dir DIR] [--seed S]`: the long process-crash
 //! run of nexus-storage (or, with `--engine`, of nexus-engine: remember / forget with
 //! background flushes and compactions). It builds and runs the crate's `crash` example (xtask
-//! depends on no nexus crate) and passes its output through; the last line reads
+//! depends on no nexus crate; the engine's is `engine_crash`) and passes its output through; the last line reads
 //! `crash: N cycles, L lost, F failed opens`.
 
 use crate::{Result, cargo, run_checked};
@@ -9,10 +9,12 @@ use crate::{Result, cargo, run_checked};
 pub(crate) fn run(args: &[String]) -> Result<()> {
     check(args)?;
     let engine = args.iter().any(|a| a == "--engine");
-    let crate_name = if engine {
-        "nexus-engine"
+    // The engine's example has its own name: two `crash` examples in one workspace collide
+    // in `target/*/examples`.
+    let (crate_name, example) = if engine {
+        ("nexus-engine", "engine_crash")
     } else {
-        "nexus-storage"
+        ("nexus-storage", "crash")
     };
     let mut cmd = cargo();
     cmd.args([
@@ -22,7 +24,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "-p",
         crate_name,
         "--example",
-        "crash",
+        example,
         "--",
     ]);
     cmd.args(args.iter().filter(|a| *a != "--engine"));

@@ -1,5 +1,5 @@
 //! The engine's process-crash harness, shared by `tests/crash.rs` (a short run) and
-//! `examples/crash.rs` (`cargo xtask crash --engine --cycles N`).
+//! `examples/engine_crash.rs` (`cargo xtask crash --engine --cycles N`).
 //!
 //! The parent re-executes its own binary in child mode (an environment variable). The child
 //! opens the store with a background worker that flushes and compacts often, remembers from

@@ -1,9 +1,10 @@
 //! The long process-crash run behind `cargo xtask crash --engine --cycles N`: see
 //! `tests/support/crash.rs`. Prints `crash: N cycles, L lost, F failed opens` last and exits
-//! non-zero if anything was lost or failed to open.
+//! non-zero if anything was lost or failed to open. (Named apart from nexus-storage's `crash`
+//! example: two examples of one name in a workspace collide in `target/*/examples`.)
 //!
 //! ```text
-//! cargo run --release -p nexus-engine --example crash -- --cycles 200 [--dir DIR] [--seed S]
+//! cargo run --release -p nexus-engine --example engine_crash -- --cycles 200 [--dir DIR] [--seed S]
 //! ```
 
 #[path = "../tests/support/crash.rs"]
