@@ -289,7 +289,7 @@ fn ops(keys: u64, max_weight: u64) -> impl Strategy<Value = Vec<Op>> {
 /// (as a cache without a listener does: the policy then drops them unread); the lists still
 /// show that the same entries left. Returns the smallest window size the run reached.
 fn run(capacity: u64, seed: u64, ops: &[Op]) -> Result<u64, TestCaseError> {
-    let mut policy: Policy<u64, u64> = Policy::new(capacity, seed);
+    let mut policy: Policy<u64, u64> = Policy::new(capacity, seed, 0);
     let mut model = Model::new(capacity, seed);
     let mut smallest_window = u64::MAX;
     let mut now = || 0u64;
@@ -441,7 +441,7 @@ fn cache_matches_policy(capacity: u64, ops: &[Op]) -> Result<(), TestCaseError> 
         .build()
         .unwrap();
     // Shard 0's policy is seeded with the hash of 0u64 (see `CacheBuilder::build`).
-    let mut policy: Policy<u64, u64> = Policy::new(capacity, cache.hash(&0u64));
+    let mut policy: Policy<u64, u64> = Policy::new(capacity, cache.hash(&0u64), 0);
     let mut now = || 0u64;
     let (mut hits, mut misses) = (0, 0);
     for (step, op) in ops.iter().enumerate() {

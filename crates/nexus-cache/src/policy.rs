@@ -331,11 +331,12 @@ pub(crate) struct Policy<K, V> {
 }
 
 impl<K: Eq, V> Policy<K, V> {
-    /// A policy holding at most `capacity` weight (`capacity >= 1`).
-    pub(crate) fn new(capacity: u64, seed: u64) -> Self {
+    /// A policy holding at most `capacity` weight (`capacity >= 1`), its index allocated for
+    /// `index_capacity` keys up front (it grows past them on demand).
+    pub(crate) fn new(capacity: u64, seed: u64, index_capacity: usize) -> Self {
         let window_max = (capacity / 100).max(1);
         Self {
-            index: HashTable::new(),
+            index: HashTable::with_capacity(index_capacity),
             nodes: Vec::new(),
             meta: Vec::new(),
             free: Vec::new(),
