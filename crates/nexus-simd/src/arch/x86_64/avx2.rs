@@ -371,7 +371,9 @@ unsafe fn ld_u64x4(c: &[u64; 4]) -> __m256i {
 /// (2.5 instructions a word instead of 4, which had measured faster than `popcnt` of XORs
 /// written in Rust on Zen 5): on Zen 4 the four loads that read back one 32-byte store held
 /// the scan up, and this form made `hamming/b1024/one_to_many_100k` at avx2 1.2–1.3× faster
-/// (`kernels` suite, 3 interleaved pairs: 302–310 → 366–395 Mcodes/s).
+/// (`kernels` suite, 3 interleaved pairs: 302–310 → 366–395 Mcodes/s). It repeats the pattern
+/// of [`hamming_scalar_w6`] on purpose: built from one two-word block called twice (or three
+/// times for six words), the scans ran slower (in-process, avx2: b1024 −17 %, b384 −8 %).
 ///
 /// # Safety
 /// The CPU must support POPCNT.
