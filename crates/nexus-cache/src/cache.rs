@@ -23,13 +23,13 @@ const MIN_DEFAULT_SHARD_CAPACITY: u64 = 4096;
 const MAX_DEFAULT_SHARDS: usize = 64;
 /// A cache without a weigher holds at most its capacity in entries, so each shard's index is
 /// allocated up front for twice its share (up to this many keys a shard): allocated for the
-/// share alone, or grown on demand, the full index's load factor leaves so little room that
-/// the tombstones of evicted keys make it rehash again and again after it fills (callgrind,
-/// Zipf 1.1 get-or-insert, 100k entries in 16 shards: 208 rehashes, 13 instructions an
-/// operation over the million after the warm-up million, none later), which is exactly when
-/// the throughput suite times it. Twice: the table then never rehashes at full. The cap keeps
-/// the up-front allocation of a huge, mostly empty cache to 160 KiB a shard; a weighted cache
-/// (entries of unknown count) grows its index on demand.
+/// share alone, or grown on demand, the full index's load factor leaves so little room that the
+/// tombstones of evicted keys make it rehash again and again after it fills (callgrind, Zipf
+/// 1.1 get-or-insert, 100k entries in 16 shards: 208 rehashes, 13 instructions an operation
+/// over the million after the warm-up million, none later), which is exactly when the
+/// throughput suite times it. Twice: then none in the two million after the warm-up. The cap
+/// keeps the up-front allocation of a huge, mostly empty cache to 160 KiB a shard; a weighted
+/// cache (entries of unknown count) grows its index on demand.
 const PRESIZED_INDEX_MAX_KEYS: u64 = 1 << 14;
 
 type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
