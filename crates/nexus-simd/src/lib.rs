@@ -61,12 +61,12 @@
 //!   popcount (`vpshufb` + `vpsadbw`, three vectors at a time through a Harley–Seal adder, the
 //!   query in registers) on the vector ports and scalar `popcnt` on the integer ports, which run
 //!   at the same time: for 384-bit codes four of every six codes go to the vector ports and two
-//!   to `popcnt`; for other fixed lengths the last four words of each code go to `popcnt`
-//!   (loaded and XORed on the integer ports: on Zen 4, 1.2–1.3× faster on 1024-bit codes than
-//!   XORing them in a vector register and reading them back from the stack). 384-bit codes:
-//!   0.53–0.55 of the read bound, 1.31–1.44 Gcodes/s (was 0.26 originally, 0.46–0.50 in the
-//!   same runs before this form); 1024-bit codes: 0.67–0.77 of the bound, 440–500 Mcodes/s, in runs where the 12.8 MB of
-//!   codes stay in L3 (0.36–0.46 where a neighbour evicts them). Both short of 0.8: the bound
+//!   to `popcnt`; for other fixed lengths the last four words of each code go to `popcnt` (loaded
+//!   and XORed on the integer ports: on Zen 4, 1.2–1.3× faster on 1024-bit codes than XORing them
+//!   in a vector register and reading them back from the stack). 384-bit codes: 0.53–0.55 of the
+//!   read bound, 1.31–1.44 Gcodes/s (was 0.26 originally, 0.46–0.50 in the same runs before this
+//!   form); 1024-bit codes: 0.67–0.77 of the bound, 440–500 Mcodes/s, in runs where the 12.8 MB
+//!   of codes stay in L3 (0.36–0.46 where a neighbour evicts them). Both short of 0.8: the bound
 //!   reads L3 with AVX-512 at ≈ 120 GB/s and these kernels are compute-bound (same speed on
 //!   L1-resident codes). The AVX-512 `VPOPCNTDQ` kernel measures 0.46–0.51 on 384-bit codes.
 //! - i8 one-to-many: four rows per pass, `vpmaddubsw` with the sign trick (exact when the query
