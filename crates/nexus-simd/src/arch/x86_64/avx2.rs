@@ -13,13 +13,13 @@
 //! four words of each code by `popcnt`, [`hamming_fixed`]). The one-to-one binary kernels keep
 //! the scalar `popcnt` loop.
 //!
-//! The f32 kernels are the shared skeletons of `vector.rs` over `__m256` (two queries × four
-//! rows per many-to-many tile). The f32 and i8 one-to-many scans read four rows per pass in
-//! memory order and prefetch ahead of them (`vector::PREFETCH_F32_BYTES` or
-//! `vector::PREFETCH_PAGE_BYTES` as the CPU prefers, `vector::PREFETCH_I8_BYTES`): the
-//! hardware prefetchers alone left the f32 scan at 0.8–0.9 of the read bound on Zen 5 and Zen 4. i8 scans use `vpmaddubsw` with the sign trick when the query
-//! holds no −128. The f32 × i8 scan prefetches too but stays row by row with the one-to-one
-//! kernel, so that its scores are bit for bit those of `dot_f32_i8`.
+//! The f32 kernels are the shared skeletons of `vector.rs` over `__m256` (two queries × four rows
+//! per many-to-many tile). The f32 and i8 one-to-many scans read four rows per pass in memory order
+//! and prefetch ahead of them (`vector::PREFETCH_F32_BYTES` or `vector::PREFETCH_PAGE_BYTES` as the
+//! CPU prefers, `vector::PREFETCH_I8_BYTES`): the hardware prefetchers alone left the f32 scan at
+//! 0.8–0.9 of the read bound on Zen 5 and Zen 4. i8 scans use `vpmaddubsw` with the sign trick when
+//! the query holds no −128. The f32 × i8 scan prefetches too but stays row by row with the
+//! one-to-one kernel, so that its scores are bit for bit those of `dot_f32_i8`.
 
 use std::arch::x86_64::*;
 
