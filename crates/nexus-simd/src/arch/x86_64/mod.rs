@@ -40,6 +40,9 @@ pub(crate) fn scan_prefetch() -> ScanPrefetch {
     }
 }
 
+/// The signature of the f32 one-to-many scans in the kernel table.
+type ScanFn = fn(&[f32], &[f32], &mut [f32]);
+
 /// Plain `fn` wrappers of `super::$name` (or `super::$kernel` with its const arguments).
 macro_rules! wrap_kernels {
     ($($name:ident $(= $kernel:ident::<$($c:tt),+>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
@@ -106,20 +109,26 @@ macro_rules! backend_table {
             if !crate::Level::$level.is_supported() {
                 return None;
             }
+            let (dot_one_to_many, l2_squared_one_to_many): (super::ScanFn, super::ScanFn) = match prefetch {
+                ScanPrefetch::None => (
+                    safe::dot_one_to_many_no_prefetch,
+                    safe::l2_squared_one_to_many_no_prefetch,
+                ),
+                ScanPrefetch::Lines => (
+                    safe::dot_one_to_many_lines,
+                    safe::l2_squared_one_to_many_lines,
+                ),
+                ScanPrefetch::Pages => (
+                    safe::dot_one_to_many_pages,
+                    safe::l2_squared_one_to_many_pages,
+                ),
+            };
             Some(Kernels {
                 dot: safe::dot,
                 dot_norms: safe::dot_norms,
                 l2_squared: safe::l2_squared,
-                dot_one_to_many: match prefetch {
-                    ScanPrefetch::None => safe::dot_one_to_many_no_prefetch,
-                    ScanPrefetch::Lines => safe::dot_one_to_many_lines,
-                    ScanPrefetch::Pages => safe::dot_one_to_many_pages,
-                },
-                l2_squared_one_to_many: match prefetch {
-                    ScanPrefetch::None => safe::l2_squared_one_to_many_no_prefetch,
-                    ScanPrefetch::Lines => safe::l2_squared_one_to_many_lines,
-                    ScanPrefetch::Pages => safe::l2_squared_one_to_many_pages,
-                },
+                dot_one_to_many,
+                l2_squared_one_to_many,
                 dot_many_to_many: safe::dot_many_to_many,
                 dot_i8: safe::dot_i8,
                 dot_i8_one_to_many: safe::dot_i8_one_to_many,
@@ -182,8 +191,7 @@ mod tests {
                 let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
                 for way in ways {
                     let kernels = table(way).expect("the level is supported");
-                    type Scan = fn(&[f32], &[f32], &mut [f32]);
-                    let pairs: [(Scan, Scan); 2] = [
+                    let pairs: [(super::ScanFn, super::ScanFn); 2] = [
                         (kernels.dot_one_to_many, reference.dot_one_to_many),
                         (
                             kernels.l2_squared_one_to_many,
