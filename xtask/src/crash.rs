@@ -1,8 +1,8 @@
 //! `cargo xtask crash [--engine] --cycles N [--dir DIR] [--seed S]`: the long process-crash
 //! run of nexus-storage (or, with `--engine`, of nexus-engine: remember / forget with
-//! background flushes and compactions). It builds and runs the crate's `crash` example (xtask
-//! depends on no nexus crate; the engine's is `engine_crash`) and passes its output through; the last line reads
-//! `crash: N cycles, L lost, F failed opens`.
+//! background flushes and compactions). It builds and runs the crate's crash example (`crash`,
+//! the engine's `engine_crash`; xtask depends on no nexus crate) and passes its output
+//! through; the last line reads `crash: N cycles, L lost, F failed opens`.
 
 use crate::{Result, cargo, run_checked};
 

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             ("--seed", Some(Ok(v))) => seed = v,
             ("--dir", _) if value.is_some() => dir = value.map(PathBuf::from),
             _ => {
-                eprintln!("usage: crash [--cycles N] [--dir DIR] [--seed S]");
+                eprintln!("usage: engine_crash [--cycles N] [--dir DIR] [--seed S]");
                 return ExitCode::from(2);
             }
         }
