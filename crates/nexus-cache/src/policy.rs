@@ -183,8 +183,8 @@ pub(crate) struct Entry<K, V> {
 
 /// An expiry time (ns, or [`NEVER`]) stored as a non-zero word: its spare value (0) is the
 /// niche that lets `Option<Stored<K, V>>` need no separate tag, so a node of an 8-byte key and
-/// value is 32 bytes and never straddles two cache lines (with a tag it was 40, and 3 nodes in
-/// 8 did). Times up to [`LATEST_EXPIRY`] and [`NEVER`] are representable.
+/// value is 32 bytes (with a tag it was 40, and would pad to 64: see [`Node`]). Times up to
+/// [`LATEST_EXPIRY`] and [`NEVER`] are representable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Expires(NonZeroU64);
 
@@ -248,7 +248,14 @@ impl<K, V> Stored<K, V> {
     }
 }
 
+/// A slab slot. Aligned to 32 bytes: a large `Vec` starts 16 bytes past a cache line (glibc
+/// serves it from an `mmap` behind a 16-byte header), so every other node of 32 bytes
+/// straddled two lines and half the hits loaded two. Aligned, such a node never straddles
+/// (callgrind's cache model, Zipf 1.1 get-or-insert, 1 MiB L2: 16 % fewer L2 misses with
+/// [`Meta`] aligned too, 10 points of them from the nodes; in-process A/B, one thread:
+/// 0.97–1.06×, median 1.04×, over 6 runs of 30). A bigger node pads to a multiple of 32 bytes.
 #[derive(Debug)]
+#[repr(align(32))]
 struct Node<K, V> {
     entry: Option<Stored<K, V>>,
 }
@@ -256,8 +263,10 @@ struct Node<K, V> {
 /// What the policy's list moves, admission and eviction read of an entry, kept apart from
 /// the (bigger, cold) entries in a compact array: moving, weighing and comparing entries
 /// touches one small record each instead of a whole entry. `hash` and `weight` mirror the
-/// entry's; `weight` is 0 while the slot is free (entries weigh at least 1).
+/// entry's; `weight` is 0 while the slot is free (entries weigh at least 1). 32 bytes, aligned
+/// as [`Node`] is, so that one never straddles two cache lines either.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
 struct Meta {
     links: Links,
     hash: u64,
@@ -871,6 +880,9 @@ mod tests {
     #[test]
     fn node_of_words_is_32_bytes() {
         assert_eq!(std::mem::size_of::<Node<u64, u64>>(), 32);
+        assert_eq!(std::mem::align_of::<Node<u64, u64>>(), 32);
+        assert_eq!(std::mem::size_of::<Meta>(), 32);
+        assert_eq!(std::mem::align_of::<Meta>(), 32);
     }
 
     #[test]
