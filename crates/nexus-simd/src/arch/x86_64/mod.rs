@@ -70,9 +70,9 @@ macro_rules! backend_table {
             wrap_kernels! {
                 dot = dot_or_l2::<false>(a: &[f32], b: &[f32]) -> f32;
                 l2_squared = dot_or_l2::<true>(a: &[f32], b: &[f32]) -> f32;
-                dot_one_to_many_no_prefetch =
+                dot_one_to_many_none =
                     one_to_many::<false, { PF_NONE }>(q: &[f32], b: &[f32], o: &mut [f32]);
-                l2_squared_one_to_many_no_prefetch =
+                l2_squared_one_to_many_none =
                     one_to_many::<true, { PF_NONE }>(q: &[f32], b: &[f32], o: &mut [f32]);
                 dot_one_to_many_lines =
                     one_to_many::<false, { PF_LINES }>(q: &[f32], b: &[f32], o: &mut [f32]);
@@ -111,8 +111,8 @@ macro_rules! backend_table {
             }
             let (dot_one_to_many, l2_squared_one_to_many): (super::ScanFn, super::ScanFn) = match prefetch {
                 ScanPrefetch::None => (
-                    safe::dot_one_to_many_no_prefetch,
-                    safe::l2_squared_one_to_many_no_prefetch,
+                    safe::dot_one_to_many_none,
+                    safe::l2_squared_one_to_many_none,
                 ),
                 ScanPrefetch::Lines => (
                     safe::dot_one_to_many_lines,
