@@ -22,14 +22,10 @@ const MIN_DEFAULT_SHARD_CAPACITY: u64 = 4096;
 /// Most shards the default chooses.
 const MAX_DEFAULT_SHARDS: usize = 64;
 /// A cache without a weigher holds at most its capacity in entries, so each shard's index is
-/// allocated up front for twice its share (up to this many keys a shard): allocated for the
-/// share alone, or grown on demand, the full index's load factor leaves so little room that the
-/// tombstones of evicted keys make it rehash again and again after it fills (callgrind, Zipf
-/// 1.1 get-or-insert, 100k entries in 16 shards: 208 rehashes, 13 instructions an operation
-/// over the million after the warm-up million, none later), which is exactly when the
-/// throughput suite times it. Twice: then none in the two million after the warm-up. The cap
-/// keeps the up-front allocation of a huge, mostly empty cache to 160 KiB a shard; a weighted
-/// cache (entries of unknown count) grows its index on demand.
+/// allocated up front for its share (up to this many keys a shard, 256 KiB): it then never
+/// grows while the throughput suite times it. The cap keeps the up-front allocation of a huge,
+/// mostly empty cache small; a weighted cache (entries of unknown count) grows its index on
+/// demand, doubling.
 const PRESIZED_INDEX_MAX_KEYS: u64 = 1 << 14;
 
 type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
@@ -231,7 +227,7 @@ where
                 let cap = base + u64::from(s < extra);
                 let seed = hasher.hash_one(s);
                 let index_capacity = if self.weigher.is_none() {
-                    cap.saturating_mul(2).min(PRESIZED_INDEX_MAX_KEYS) as usize
+                    cap.min(PRESIZED_INDEX_MAX_KEYS) as usize
                 } else {
                     0
                 };
@@ -600,6 +596,7 @@ where
                     });
                     // The key is absent now; it still is below while no key has been added.
                     let added = guard.policy.added();
+                    guard.policy.prefetch_insert(hash);
                     drop(guard);
                     self.notify(sink);
                     break (ticket, added);

@@ -41,10 +41,10 @@ use std::collections::BTreeSet;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use hashbrown::HashTable;
-
 use crate::deque::{Deque, Linked, Links};
 use crate::ghost::Ghosts;
+use crate::index::Index;
+use crate::prefetch::prefetch;
 use crate::sketch::Sketch;
 use crate::stats::RemovalCause;
 
@@ -315,7 +315,7 @@ pub(crate) struct PolicyCounters {
 /// One shard: W-TinyLFU over a slab of nodes, indexed by a hash table of slab indices.
 #[derive(Debug)]
 pub(crate) struct Policy<K, V> {
-    index: HashTable<u32>,
+    index: Index,
     nodes: Vec<Node<K, V>>,
     /// `meta[i]`: the list links, hash, weight and region of `nodes[i]`.
     meta: Vec<Meta>,
@@ -345,7 +345,7 @@ impl<K: Eq, V> Policy<K, V> {
     pub(crate) fn new(capacity: u64, seed: u64, index_capacity: usize) -> Self {
         let window_max = (capacity / 100).max(1);
         Self {
-            index: HashTable::with_capacity(index_capacity),
+            index: Index::with_capacity(index_capacity),
             nodes: Vec::new(),
             meta: Vec::new(),
             free: Vec::new(),
@@ -411,14 +411,12 @@ impl<K: Eq, V> Policy<K, V> {
         Q: Eq + ?Sized,
     {
         let nodes = &self.nodes;
-        self.index
-            .find(hash, |&i| {
-                nodes[i as usize]
-                    .entry
-                    .as_ref()
-                    .is_some_and(|e| e.key.borrow() == key)
-            })
-            .copied()
+        self.index.find(hash, |i| {
+            nodes[i as usize]
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.key.borrow() == key)
+        })
     }
 
     /// Looks `key` up as an access: a live entry's access is noted and its value returned; an
@@ -482,6 +480,27 @@ impl<K: Eq, V> Policy<K, V> {
         self.added
     }
 
+    /// Asks for the cache lines that inserting a new key of `hash` will read: its sketch
+    /// block, the records of the entries at the window's and probation's backs (the next
+    /// candidate and victim), which no lookup has touched for long, and the victim's index
+    /// bucket and sketch block (reading its hash waits for its record, but nothing else does).
+    #[inline]
+    pub(crate) fn prefetch_insert(&self, hash: u64) {
+        self.sketch.prefetch(hash);
+        for i in [self.window.back(), self.probation.back()]
+            .into_iter()
+            .flatten()
+        {
+            prefetch(&self.meta[i as usize]);
+            prefetch(&self.nodes[i as usize]);
+        }
+        if let Some(v) = self.probation.back() {
+            let h = self.meta[v as usize].hash;
+            self.index.prefetch(h);
+            self.sketch.prefetch(h);
+        }
+    }
+
     /// Inserts or replaces; `weight <= capacity` is the caller's check. Evicts to capacity.
     /// `absent`: the caller knows the key is absent (found so while [`added`](Self::added) had
     /// the count it still has), which saves looking it up.
@@ -539,9 +558,7 @@ impl<K: Eq, V> Policy<K, V> {
                 weight,
                 expires,
             });
-            let meta = &self.meta;
-            self.index
-                .insert_unique(hash, i, |&j| meta[j as usize].hash);
+            self.index.insert_unique(hash, i);
             self.window.push_front(&mut self.meta, i);
             self.window.weight += weight;
             if expires != NEVER {
@@ -646,9 +663,7 @@ impl<K: Eq, V> Policy<K, V> {
         list.unlink(&mut self.meta, i);
         list.weight -= weight;
         self.meta[i as usize].weight = 0;
-        if let Ok(found) = self.index.find_entry(hash, |&j| j == i) {
-            found.remove();
-        }
+        self.index.remove(hash, i);
         self.free.push(i);
         match cause {
             RemovalCause::Capacity => self.counters.evictions += 1,

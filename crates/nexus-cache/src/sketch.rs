@@ -72,6 +72,12 @@ impl Sketch {
         })
     }
 
+    /// Asks for the block of `hash`'s counters ahead of an increment or an estimate.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        crate::prefetch::prefetch(&self.table[self.block(hash)]);
+    }
+
     /// Records one access to the key of `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
