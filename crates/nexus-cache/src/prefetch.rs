@@ -6,7 +6,9 @@
 //! overlap with each other and with the caller's work (the value's computation, in
 //! `get_or_insert_with`). Measured in-process, one thread, 100k entries: +3 to +6 % at Zipf
 //! 1.1 get-or-insert for the new key's sketch block and the lists' backs, and another +2 to
-//! +12 % (Zipf 0.9 and 1.1) for the victim's index bucket and sketch block.
+//! +12 % (Zipf 0.9 and 1.1) for the victim's index bucket and sketch block, both asked for
+//! under the flight's lock; asking under the shared lock of the lookup that missed, one lock
+//! earlier, gave another +1 to +9 % at Zipf 1.1 (±1 % at Zipf 0.9).
 
 /// Asks for the cache line holding `value` (a no-op where there is no prefetch instruction).
 #[inline(always)]
