@@ -565,11 +565,10 @@ where
         shard: &RwLock<Shard<K, V>>,
         hash: u64,
         key: K,
-        absent_at: Option<u64>,
+        mut absent_at: Option<u64>,
         init: impl FnOnce() -> V,
     ) -> V {
         let mut counted = false;
-        let mut absent_at = absent_at;
         let (ticket, added) = loop {
             let mut sink = self.sink();
             let mut now = self.now();

@@ -663,7 +663,8 @@ impl<K: Eq, V> Policy<K, V> {
         list.unlink(&mut self.meta, i);
         list.weight -= weight;
         self.meta[i as usize].weight = 0;
-        self.index.remove(hash, i);
+        let indexed = self.index.remove(hash, i);
+        debug_assert!(indexed, "a held node is indexed under its hash");
         self.free.push(i);
         match cause {
             RemovalCause::Capacity => self.counters.evictions += 1,
