@@ -146,6 +146,8 @@ impl Index {
 
     /// Removes `slot`, held under `hash`; returns whether it was there.
     pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {
+        // `find`'s probe, written out again: one probe shared through a closure made the
+        // get-or-insert loop 1.4 % more instructions and 1-3 % slower (callgrind, in-process).
         let t = tag(hash);
         let mut i = self.home(t);
         loop {
