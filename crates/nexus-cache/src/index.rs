@@ -2,10 +2,12 @@
 //! over 8-byte buckets, each holding the slot beside 32 bits of the hash, so that a lookup
 //! reads one cache line of the index (rarely two) before the slab node. It replaced hashbrown's
 //! `HashTable<u32>`, which keeps control bytes and slots in two arrays: a hit read a line of
-//! each, one after the other, then the node. Measured at Zipf 1.1 get-or-insert, 100k
-//! entries, one thread, both with the prefetches of `prefetch.rs`: L1d read misses 8.7 M →
-//! 6.5 M and instructions −5.5 % over 3M operations (callgrind), and in-process +5 to +10 %;
-//! a hit's time is mostly these dependent loads.
+//! each, one after the other, then the node. Measured with get-or-insert over 100k entries,
+//! one thread, both with the prefetches of `prefetch.rs`: L1d read misses 8.7 M → 6.5 M and
+//! instructions −5.5 % over 3M operations (callgrind, Zipf 1.1); in-process about +5 % at
+//! Zipf 1.1 but −1 to −4 % at Zipf 0.9, where a removal's first bucket is a cold line: once
+//! the victim's bucket was prefetched as well, +2 to +9 % there. A hit's time is mostly these
+//! dependent loads.
 //!
 //! The key itself is compared by the caller (on the slab node) when the 32 bits match. Removal
 //! shifts the following buckets back (no tombstones), so a lookup stops at the first empty
