@@ -481,20 +481,20 @@ impl<K: Eq, V> Policy<K, V> {
     }
 
     /// Asks for the cache lines that inserting a new key of `hash` will read: its sketch
-    /// block, the records of the entries at the window's and probation's backs (the next
-    /// candidate and victim), which no lookup has touched for long, and the victim's index
-    /// bucket and sketch block (reading its hash waits for its record, but nothing else does).
+    /// block, the records and nodes of the entries at the window's and probation's backs (the
+    /// next candidate and victim), which no lookup has touched for long, and the victim's
+    /// index bucket and sketch block (reading its hash waits for its record, but nothing else
+    /// does).
     #[inline]
     pub(crate) fn prefetch_insert(&self, hash: u64) {
         self.sketch.prefetch(hash);
-        for i in [self.window.back(), self.probation.back()]
-            .into_iter()
-            .flatten()
-        {
-            prefetch(&self.meta[i as usize]);
-            prefetch(&self.nodes[i as usize]);
+        if let Some(c) = self.window.back() {
+            prefetch(&self.meta[c as usize]);
+            prefetch(&self.nodes[c as usize]);
         }
         if let Some(v) = self.probation.back() {
+            prefetch(&self.nodes[v as usize]);
+            // Reading the victim's hash brings its record in: no hint needed for that line.
             let h = self.meta[v as usize].hash;
             self.index.prefetch(h);
             self.sketch.prefetch(h);
