@@ -23,7 +23,9 @@
 //! fingerprint of the hash each, in a ring and a table) cost about 20 bytes each, for 10 %
 //! (refused) plus 5 % (evicted) of the entries held; shards of 4 096 entries or more keep
 //! ghosts of one key in four (by hash), a quarter as many, and move the window four times as
-//! far on each return.
+//! far on each return. The sketch is allocated, and counts, from when a shard is first half
+//! full (as in Caffeine and moka): the warm-up's accesses are not counted, and a cache that
+//! stays small pays no sketch memory.
 //! Every operation is O(1) amortized, except entries with a time to live (O(log n) each) and the
 //! explicit bulk operations [`Cache::invalidate_if`] and [`Cache::clear`] (O(entries)).
 //!

@@ -51,7 +51,7 @@ impl Model {
             capacity,
             window_max,
             protected_max: (capacity - window_max) * 90 / 100,
-            sketch: Sketch::new(capacity.clamp(512, 1 << 16)),
+            sketch: Sketch::unallocated(),
             window_ghosts: VecDeque::new(),
             main_ghosts: VecDeque::new(),
             rng: seed | 1,
@@ -83,11 +83,18 @@ impl Model {
         } else {
             self.adapt(mix(k), w);
             self.window.insert(0, k);
-            if self.entries.len() as u64 > self.sketch.entries() {
-                self.sketch = Sketch::new(self.sketch.entries() * 2);
+            // A new key counts once, at once, in a sketch that exists from when the model is
+            // first half full and doubles whenever it holds more keys than it is sized for.
+            if self.sketch.is_allocated() {
+                if self.entries.len() as u64 > self.sketch.entries() {
+                    self.sketch = Sketch::new(self.sketch.entries() * 2);
+                }
+                self.sketch.increment(mix(k));
+            } else if 2 * self.total() >= self.capacity {
+                let held = self.entries.len() as u64;
+                self.sketch = Sketch::new(self.capacity.clamp(512, 1 << 16).max(held));
+                self.sketch.increment(mix(k));
             }
-            // A new key counts once, at once.
-            self.sketch.increment(mix(k));
         }
         self.evict();
     }

@@ -2,7 +2,9 @@
 //! (TinyLFU's frequency filter). As in Caffeine, a key's four counters all lie in one 64-byte
 //! block (one cache line, one memory access), each in a different word of it. All counters are
 //! halved every `sample_size` increments, so old popularity fades; the halving is O(table) once
-//! per O(table) increments: O(1) amortized.
+//! per O(table) increments: O(1) amortized. A sketch may also be *unallocated*: it then holds
+//! no table, counts nothing and estimates every key at 0 (the policy allocates it once its
+//! shard is half full).
 
 /// Odd multipliers: the high bits of `hash × BLOCK_MIX` choose the block, those of
 /// `hash × COUNTER_MIX` the counters inside it (the high bits of a product depend on every bit
@@ -43,7 +45,23 @@ impl Sketch {
         }
     }
 
-    /// How many keys the sketch is sized for.
+    /// A sketch without a table: it ignores increments and estimates 0 for every key.
+    pub(crate) const fn unallocated() -> Self {
+        Self {
+            table: Vec::new(),
+            mask: 0,
+            additions: 0,
+            sample_size: 0,
+        }
+    }
+
+    /// Whether the sketch has a table (is not [`unallocated`](Self::unallocated)).
+    #[inline]
+    pub(crate) fn is_allocated(&self) -> bool {
+        !self.table.is_empty()
+    }
+
+    /// How many keys the sketch is sized for (0 when unallocated).
     pub(crate) fn entries(&self) -> u64 {
         self.table.len() as u64 * 8
     }
@@ -75,7 +93,9 @@ impl Sketch {
     /// Asks for the block of `hash`'s counters ahead of an increment or an estimate.
     #[inline]
     pub(crate) fn prefetch(&self, hash: u64) {
-        crate::prefetch::prefetch(&self.table[self.block(hash)]);
+        if let Some(block) = self.table.get(self.block(hash)) {
+            crate::prefetch::prefetch(block);
+        }
     }
 
     /// Records one access to the key of `hash`.
@@ -83,7 +103,9 @@ impl Sketch {
     pub(crate) fn increment(&mut self, hash: u64) {
         let mut added = false;
         let block = self.block(hash);
-        let words = &mut self.table[block].0;
+        let Some(Block(words)) = self.table.get_mut(block) else {
+            return;
+        };
         for (w, s) in Self::offsets(hash) {
             if (words[w] >> s) & 0xF < MAX_COUNT {
                 words[w] += 1 << s;
@@ -103,6 +125,9 @@ impl Sketch {
     /// per halving instead of one per access.
     #[inline]
     pub(crate) fn add(&mut self, hash: u64, mut n: u8) {
+        if !self.is_allocated() {
+            return;
+        }
         let block = self.block(hash);
         let slots = Self::offsets(hash);
         while n > 0 {
@@ -136,7 +161,9 @@ impl Sketch {
     /// since the last halving, capped at 15).
     #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
-        let words = &self.table[self.block(hash)].0;
+        let Some(Block(words)) = self.table.get(self.block(hash)) else {
+            return 0;
+        };
         let mut f = MAX_COUNT;
         for (w, s) in Self::offsets(hash) {
             f = f.min((words[w] >> s) & 0xF);
@@ -227,5 +254,20 @@ mod tests {
             .filter(|&k| s.frequency(mix(k)) > 0)
             .count();
         assert!(nonzero < 50, "{nonzero} false positives of 1000");
+    }
+
+    #[test]
+    fn an_unallocated_sketch_counts_nothing() {
+        let mut s = Sketch::unallocated();
+        assert!(!s.is_allocated());
+        assert_eq!(s.entries(), 0);
+        for k in 0..100 {
+            s.increment(mix(k));
+            s.add(mix(k), 15);
+            s.prefetch(mix(k));
+        }
+        assert!((0..100).all(|k| s.frequency(mix(k)) == 0));
+        assert_eq!(s.additions, 0);
+        assert!(Sketch::new(16).is_allocated());
     }
 }
