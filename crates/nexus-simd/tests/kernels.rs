@@ -443,6 +443,33 @@ fn hamming_one_to_many_is_exact_over_many_groups() {
     }
 }
 
+/// The binary scans count their groups of codes in runs of about one 4 KiB page and touch a
+/// page far ahead as each run begins: blocks of several runs and a partial last one, at every
+/// code length the scans special-case and at a generic one, end with the same distances as
+/// the reference, and the scores leave the rest of `out` alone.
+#[test]
+fn hamming_one_to_many_is_exact_across_page_runs() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (level, k) in levels() {
+        for w in [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 33] {
+            // Three pages of codes and a partial group more.
+            let n = 3 * 4096 / (8 * w) + 13;
+            let q = words(&mut rng, w, false);
+            let codes = words(&mut rng, w * n, true);
+            let mut out = vec![u32::MAX; n + 1];
+            (k.hamming_one_to_many)(&q, &codes, &mut out[..n]);
+            for (r, c) in codes.chunks_exact(w).enumerate() {
+                assert_eq!(
+                    u64::from(out[r]),
+                    ref_hamming(&q, c),
+                    "hamming 1:n {level} w={w} r={r} n={n}"
+                );
+            }
+            assert_eq!(out[n], u32::MAX, "{level} w={w}: wrote past the scores");
+        }
+    }
+}
+
 /// The i8 scans take a `vpmaddubsw` sign-trick path when the query holds no −128 (exact there,
 /// see the AVX2 backend) and widen otherwise: both, at the extreme products (−128 rows against
 /// ±127 queries), over many groups of rows and every tail length.
