@@ -443,12 +443,12 @@ fn hamming_one_to_many_is_exact_over_many_groups() {
     }
 }
 
-/// The binary scans count their groups of codes in runs of about one 4 KiB page and touch a
-/// page far ahead as each run begins: blocks of several runs and a partial last one, at every
-/// code length the scans special-case and at a generic one, end with the same distances as
-/// the reference, and the scores leave the rest of `out` alone.
+/// Blocks of several 4 KiB pages and a partial group (the scans touch a page far ahead once
+/// per page-long run of groups, so these blocks go through several runs), at every code
+/// length the scans special-case and at a generic one: the same distances as the reference,
+/// and nothing written past the scores (the stores are `unsafe`).
 #[test]
-fn hamming_one_to_many_is_exact_across_page_runs() {
+fn hamming_one_to_many_is_exact_over_several_pages() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     for (level, k) in levels() {
         for w in [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 33] {
