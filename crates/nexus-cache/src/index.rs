@@ -12,10 +12,11 @@
 //! Tried and not kept (in-process get-or-insert A/B, one thread, also with another process
 //! streaming over 256 MiB on the other core to squeeze the caches; and the cache suite, 5
 //! interleaved process pairs): growing at 4/5 full instead of 1/2 (a smaller table, longer
-//! probes) made one thread 6–10 % slower, faster only when squeezed; 4-byte buckets (16-bit tag and slot, widened on demand) gained 5–20 %
-//! squeezed but lost 2–13 % against quick_cache in the 2- and 4-thread rows (likely because
-//! a line written by an insert then holds twice the keys that other threads read) and cost
-//! 6 % more instructions a get-or-insert, for the layout's dispatch.
+//! probes) made one thread 6–10 % slower, faster only when squeezed; 4-byte buckets (16-bit tag
+//! and slot, widened on demand) gained 5–20 % squeezed but lost 2–13 % against quick_cache in
+//! the 2- and 4-thread rows (likely because a line written by an insert then holds twice the
+//! keys that other threads read) and cost 6 % more instructions a get-or-insert, for the
+//! layout's dispatch.
 //!
 //! The key itself is compared by the caller (on the slab node) when the 32 bits match. Removal
 //! shifts the following buckets back (no tombstones), so a lookup stops at the first empty

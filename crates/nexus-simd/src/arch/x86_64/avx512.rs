@@ -15,8 +15,7 @@
 use std::arch::x86_64::*;
 
 use super::vector::{
-    PF_LINES, PREFETCH_I8_BYTES, PREFETCH_I8_HINT, ahead_offsets, groups_per_page, prefetch,
-    touch_ahead,
+    PF_LINES, PREFETCH_I8_BYTES, PREFETCH_I8_HINT, PageTouches, ahead_offsets, prefetch,
 };
 use crate::dispatch::Kernels;
 
@@ -305,7 +304,7 @@ fn xor_pop_lanes(qc: &[[u64; 8]], qt: __m512i, code: &[u64]) -> __m512i {
 /// The skeleton of the binary one-to-many kernels: codes of `words` words one after the other
 /// (a linear stream), eight at a time by `eight` (the eight codes' u64 lane sums, reduced
 /// together by one transpose-and-add tree), the last `out.len() % 8` by `one`. Each run of
-/// groups about a page long first touches the page far ahead ([`touch_ahead`]), for the
+/// groups about a page long first touches the page far ahead ([`PageTouches`]), for the
 /// Hamming and the bit-plane scans alike.
 ///
 /// # Safety
@@ -321,16 +320,10 @@ unsafe fn by_eights(
     let groups = codes.chunks_exact(8 * words);
     let rest = groups.remainder();
     let mut outs = out.chunks_exact_mut(8);
-    let end = codes.as_ptr_range().end.addr();
-    let per_page = groups_per_page(64 * words);
-    let mut left = 0;
+    let mut pages = PageTouches::new(codes, 64 * words);
     for (g, o) in groups.zip(&mut outs) {
-        if left == 0 {
-            // SAFETY: SSE is part of x86_64.
-            unsafe { touch_ahead(g.as_ptr(), end) };
-            left = per_page;
-        }
-        left -= 1;
+        // SAFETY: SSE is part of x86_64.
+        unsafe { pages.before(g.as_ptr()) };
         let o = o.try_into().expect("chunks of 8");
         // SAFETY: AVX-512 F is available (this function's contract).
         unsafe { store8_u32(o, reduce8_epi64(&eight(g))) };

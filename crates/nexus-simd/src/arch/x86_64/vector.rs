@@ -219,7 +219,7 @@ unsafe fn touch_pages_ahead(group: &[f32], end: usize) {
 }
 
 /// How far ahead the binary one-to-many scans touch the pages they are about to read: one
-/// hint a page ([`touch_ahead`]), for the reason given at [`PREFETCH_PAGE_BYTES`]; they
+/// hint a page ([`PageTouches`]), for the reason given at [`PREFETCH_PAGE_BYTES`]; they
 /// compute so much per byte that the loads in flight alone do not reach the next page early.
 /// They want it much further ahead than the f32 scans. Measured on Zen 4 at avx2 over codes
 /// read from DRAM (128 MB; ratios to an AVX2 read of a buffer as large, interleaved; a probe
@@ -230,19 +230,49 @@ unsafe fn touch_pages_ahead(group: &[f32], end: usize) {
 /// countdown, 1–3 % (docs/ARCHITECTURE.md).
 pub(super) const PREFETCH_BINARY_PAGE_BYTES: usize = 512 * 1024;
 
-/// How many groups of `group_bytes` bytes make a run of about one 4 KiB page (at least one):
-/// the binary scans call [`touch_ahead`] once per run, not once per group, which for short
-/// codes would cost a few instructions every few hundred bytes (measured −3 % on 384-bit
-/// codes in L2 and L3 at avx2).
-pub(super) const fn groups_per_page(group_bytes: usize) -> usize {
-    let n = PAGE_BYTES / group_bytes;
-    if n == 0 { 1 } else { n }
+/// The page touches of one binary scan: before each run of groups about one 4 KiB page long,
+/// [`touch_ahead`]. Once per run, not once per group, which for short codes would cost a few
+/// instructions every few hundred bytes (measured −3 % on 384-bit codes in L2 and L3 at
+/// avx2): a countdown, one decrement and branch a group.
+pub(super) struct PageTouches {
+    /// The block's end address (not hinted past).
+    end: usize,
+    /// Groups per run: a page's worth, at least one.
+    per_run: usize,
+    /// Groups left in the current run; 0 when the next group starts one.
+    left: usize,
+}
+
+impl PageTouches {
+    /// The touches for a scan of `codes` in groups of `group_bytes` bytes.
+    #[inline(always)]
+    pub(super) fn new(codes: &[u64], group_bytes: usize) -> Self {
+        Self {
+            end: codes.as_ptr_range().end.addr(),
+            per_run: (PAGE_BYTES / group_bytes.max(1)).max(1),
+            left: 0,
+        }
+    }
+
+    /// Called before reading each group, `at` its first byte: touches ahead if a run begins.
+    ///
+    /// # Safety
+    /// The CPU must support SSE (every x86_64 CPU does).
+    #[inline(always)]
+    pub(super) unsafe fn before<T>(&mut self, at: *const T) {
+        if self.left == 0 {
+            // SAFETY: SSE is available (this function's contract).
+            unsafe { touch_ahead(at, self.end) };
+            self.left = self.per_run;
+        }
+        self.left -= 1;
+    }
 }
 
 /// Hints the first line of the page [`PREFETCH_BINARY_PAGE_BYTES`] after the one `at` is in
-/// (or the last line before `end`, the block's end, not hinted past). Called at the start of
-/// each run of [`groups_per_page`] groups, it hints about one page in every page read (groups
-/// longer than a page get one hint each). Nothing is read.
+/// (or the last line before `end`, the block's end, not hinted past). Called by
+/// [`PageTouches`] at the start of each run, it hints about one page in every page read
+/// (groups longer than a page get one hint each). Nothing is read.
 ///
 /// In `asm!` so that the address is computed only when a run starts: as Rust, LLVM computed it
 /// for every group, ahead of the branch (five instructions a group, −3.5 % on 384-bit codes in
@@ -251,7 +281,7 @@ pub(super) const fn groups_per_page(group_bytes: usize) -> usize {
 /// # Safety
 /// The CPU must support SSE (every x86_64 CPU does).
 #[inline(always)]
-pub(super) unsafe fn touch_ahead<T>(at: *const T, end: usize) {
+unsafe fn touch_ahead<T>(at: *const T, end: usize) {
     // SAFETY: SSE is available (this function's contract); `prefetcht0` is a hint that never
     // faults and changes no architectural state, whatever the address; the block writes one
     // scratch register and the flags.
