@@ -987,7 +987,11 @@ impl Inner {
                 got: v.len(),
             });
         }
-        if let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        // One vectorized pass for the common case; the scans below only name the value at fault.
+        let in_range = nexus_simd::within_max_abs(v);
+        if !in_range
+            && let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite())
+        {
             return Err(Error::NonFinite { index, value });
         }
         let mut out = v.to_vec();
@@ -998,7 +1002,9 @@ impl Inner {
             Metric::Dot | Metric::L2 => {
                 // Bounded so no score can overflow to ±∞.
                 let max = nexus_quant::MAX_ABS;
-                if let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| x.abs() > max) {
+                if !in_range
+                    && let Some((index, &value)) = v.iter().enumerate().find(|(_, x)| x.abs() > max)
+                {
                     return Err(Error::invalid(
                         "vector",
                         format!("value {index} is {value}, above the limit {max:e}"),

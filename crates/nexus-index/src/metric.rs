@@ -70,6 +70,10 @@ pub(crate) fn check_vector(dim: usize, v: &[f32], offset: usize) -> Result<()> {
 
 /// Every value finite and at most [`nexus_simd::MAX_ABS`] in magnitude, so no score overflows.
 pub(crate) fn check_finite(v: &[f32], offset: usize) -> Result<()> {
+    // The common case in one vectorized pass; the scans below only name the value at fault.
+    if nexus_simd::within_max_abs(v) {
+        return Ok(());
+    }
     if let Some(p) = v.iter().position(|x| !x.is_finite()) {
         return Err(Error::NonFinite {
             position: offset + p,

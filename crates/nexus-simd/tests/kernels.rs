@@ -672,6 +672,34 @@ fn normalize_scales_to_unit_norm_or_reports_errors() {
     assert!((tiny[0] - 8f32.sqrt().recip()).abs() < 1e-6);
 }
 
+/// `within_max_abs` against a value-by-value reference: every length 0..=130 and the common
+/// sizes, one bad value (NaN, ±∞, just above `MAX_ABS`) at every position in turn, including
+/// the positions past the last whole chunk of 16.
+#[test]
+fn within_max_abs_matches_a_value_by_value_check() {
+    use nexus_simd::MAX_ABS;
+    let reference = |v: &[f32]| v.iter().all(|x| x.is_finite() && x.abs() <= MAX_ABS);
+    let above = f32::from_bits(MAX_ABS.to_bits() + 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for n in lengths() {
+        // Denormals, zeros, ones and large values, clamped: the limit itself is accepted.
+        let mut v: Vec<f32> = floats(&mut rng, n, true)
+            .into_iter()
+            .map(|x| x.clamp(-MAX_ABS, MAX_ABS))
+            .collect();
+        assert!(nexus_simd::within_max_abs(&v), "n={n}");
+        assert_eq!(nexus_simd::within_max_abs(&v), reference(&v));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, above, -above] {
+            for i in 0..n {
+                let kept = std::mem::replace(&mut v[i], bad);
+                assert!(!nexus_simd::within_max_abs(&v), "n={n} i={i} bad={bad}");
+                assert_eq!(nexus_simd::within_max_abs(&v), reference(&v));
+                v[i] = kept;
+            }
+        }
+    }
+}
+
 #[test]
 #[should_panic(expected = "different lengths")]
 fn mismatched_lengths_panic() {
