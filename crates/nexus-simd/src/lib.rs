@@ -141,6 +141,7 @@ pub fn within_max_abs(v: &[f32]) -> bool {
     }
     ok && tail.iter().all(|x| x.abs() <= MAX_ABS)
 }
+
 pub use level::{ENV_VAR, Level};
 
 use dispatch::kernels;
