@@ -326,12 +326,27 @@ unsafe fn nibble_table(weight: i8, offset: i8) -> __m256i {
 unsafe fn popcount_bytes(v: __m256i, table: __m256i) -> __m256i {
     // SAFETY: AVX2 is available (this function's contract); no memory is touched.
     unsafe {
-        let nibble = _mm256_set1_epi8(0x0F);
-        let lo = _mm256_and_si256(v, nibble);
-        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble);
+        let (lo, hi) = nibbles(v);
         _mm256_add_epi8(
             _mm256_shuffle_epi8(table, lo),
             _mm256_shuffle_epi8(table, hi),
+        )
+    }
+}
+
+/// The low and the high nibble of each byte of `v`, as bytes: the indices of the nibble-table
+/// lookups.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[inline(always)]
+unsafe fn nibbles(v: __m256i) -> (__m256i, __m256i) {
+    // SAFETY: AVX2 is available (this function's contract); no memory is touched.
+    unsafe {
+        let nibble = _mm256_set1_epi8(0x0F);
+        (
+            _mm256_and_si256(v, nibble),
+            _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble),
         )
     }
 }
@@ -585,10 +600,8 @@ unsafe fn hamming_pair_w6(c: &[[u64; 4]; 3], q: &[__m256i; 3], t: NibbleTables) 
         let u = _mm256_xor_si256(a, b);
         let l = _mm256_xor_si256(u, y1);
         let h = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, y1));
-        let nibble = _mm256_set1_epi8(0x0F);
-        let (l_lo, h_lo) = (_mm256_and_si256(l, nibble), _mm256_and_si256(h, nibble));
-        let l_hi = _mm256_and_si256(_mm256_srli_epi16::<4>(l), nibble);
-        let h_hi = _mm256_and_si256(_mm256_srli_epi16::<4>(h), nibble);
+        let (l_lo, l_hi) = nibbles(l);
+        let (h_lo, h_hi) = nibbles(h);
         let x = _mm256_add_epi8(
             _mm256_shuffle_epi8(t.up, l_lo),
             _mm256_shuffle_epi8(t.twos, h_lo),
