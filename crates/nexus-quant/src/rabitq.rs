@@ -133,11 +133,23 @@ impl From<RabitqQuantizer> for RabitqParams {
     }
 }
 
+/// Σ a·b in f64, in 8 lanes summed at the end: one chain of dependent f64 adds (the plain
+/// `sum`) took a third of the encoding time.
 fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    let mut lanes = [0.0f64; 8];
+    for (x, y) in a8.iter().zip(b8) {
+        for ((l, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += f64::from(x) * f64::from(y);
+        }
+    }
+    let rest: f64 = a_rest
+        .iter()
+        .zip(b_rest)
         .map(|(&x, &y)| f64::from(x) * f64::from(y))
-        .sum()
+        .sum();
+    lanes.iter().sum::<f64>() + rest
 }
 
 impl RabitqQuantizer {
@@ -250,15 +262,22 @@ impl RabitqQuantizer {
             };
         }
         self.rotation.apply_in_place(rotated);
-        let mut l1 = 0.0f64;
-        for (word, chunk) in out.iter_mut().zip(rotated.chunks_exact(64)) {
+        // The padded dimension is a multiple of 64: whole words, their bits 8 at a time (as
+        // the binary codes), |x| summed in 8 lanes.
+        let mut l1 = [0.0f64; 8];
+        for (word, chunk) in out.iter_mut().zip(rotated.as_chunks::<64>().0) {
             let mut bits = 0u64;
-            for (i, &x) in chunk.iter().enumerate() {
-                bits |= u64::from(x > 0.0) << i;
-                l1 += f64::from(x.abs());
+            for (k, x) in chunk.as_chunks::<8>().0.iter().enumerate() {
+                let mut byte = 0u8;
+                for (j, (&x, l)) in x.iter().zip(&mut l1).enumerate() {
+                    byte |= u8::from(x > 0.0) << j;
+                    *l += f64::from(x.abs());
+                }
+                bits |= u64::from(byte) << (8 * k);
             }
             *word = bits;
         }
+        let l1: f64 = l1.iter().sum();
         let alignment = (l1 / (norm * (self.padded_dim() as f64).sqrt())) as f32;
         RabitqFactors {
             norm: norm as f32,

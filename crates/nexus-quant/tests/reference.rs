@@ -360,7 +360,7 @@ fn rotate_reference(x: &[f64], n: usize, seed: u64) -> Vec<f64> {
 
 #[test]
 fn rabitq_codes_match_reference() {
-    for (dim, n) in [(5, 64), (100, 128), (128, 128)] {
+    for (dim, n) in [(5, 64), (100, 128), (128, 128), (384, 512)] {
         let rows = 30;
         let data = random(rows, dim, 3 + dim as u64);
         let seed = 0x5EED + dim as u64;
