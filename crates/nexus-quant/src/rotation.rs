@@ -156,7 +156,7 @@ mod tests {
 
     /// The butterflies one value at a time, as [`fwht`] computed them before its first levels
     /// were vectorized.
-    pub(super) fn fwht_reference(x: &mut [f32]) {
+    fn fwht_reference(x: &mut [f32]) {
         let n = x.len();
         let mut h = 1;
         while h < n {
@@ -193,6 +193,34 @@ mod tests {
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&fast), bits(&plain), "n = {n}");
             }
+        }
+    }
+
+    #[test]
+    fn rotation_matches_the_round_by_round_form_bit_for_bit() {
+        for dim in [5, 100, 384, 1000] {
+            let r = Rotation::new(dim, 0xC0FFEE + dim as u64);
+            let n = r.padded_dim();
+            let x: Vec<f32> = (0..dim)
+                .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 97.0)
+                .collect();
+            let mut fast = vec![0.0; n];
+            r.apply(&x, &mut fast);
+            // Sign, transform, scale, round after round, as before the scales were folded.
+            let mut plain = x.clone();
+            plain.resize(n, 0.0);
+            let scale = 1.0 / (n as f32).sqrt();
+            for signs in r.signs.chunks_exact(n) {
+                for (o, s) in plain.iter_mut().zip(signs) {
+                    *o *= s;
+                }
+                fwht_reference(&mut plain);
+                for o in plain.iter_mut() {
+                    *o *= scale;
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "dim = {dim}");
         }
     }
 
