@@ -1,5 +1,7 @@
 //! Validation of caller-supplied vectors: the one place that turns bad input into [`Error`]s.
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 
 /// Number of `u64` words of a `bits`-bit code.
@@ -68,6 +70,10 @@ pub(crate) fn within(x: f32, limit: f32) -> bool {
     x.abs() <= limit
 }
 
+/// Values a task of [`check_batch`] checks at least (rows of 384 values: 171), so that small
+/// batches stay on one thread.
+const CHECK_VALUES_PER_TASK: usize = 64 * 1024;
+
 /// A flat row-major batch of finite `dim`-dimensional rows; returns the row count.
 pub(crate) fn check_batch(flat: &[f32], dim: usize) -> Result<usize> {
     check_dim(dim)?;
@@ -77,8 +83,15 @@ pub(crate) fn check_batch(flat: &[f32], dim: usize) -> Result<usize> {
             dim,
         });
     }
-    for (i, row) in flat.chunks_exact(dim).enumerate() {
-        check_finite(row, i)?;
+    // On all threads, as the encoding that follows: on one, the check took a third of
+    // `encode_batch` for the faster codes. `position_first` keeps the error the first bad
+    // row's, whatever the thread timing.
+    let bad = flat
+        .par_chunks_exact(dim)
+        .with_min_len(CHECK_VALUES_PER_TASK.div_ceil(dim))
+        .position_first(|row| !nexus_simd::within_max_abs(row));
+    if let Some(i) = bad {
+        check_finite(&flat[i * dim..(i + 1) * dim], i)?;
     }
     Ok(flat.len() / dim)
 }

@@ -99,6 +99,7 @@ mod le;
 mod matryoshka;
 mod rabitq;
 mod rotation;
+mod sums;
 
 pub use binary::{BinaryQuantizer, BinaryQuery, Threshold};
 pub use error::{CorruptReason, Error, Result};

@@ -4,8 +4,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CorruptReason, Error, Result};
-use crate::input::{check_batch, check_dim, check_finite, check_out_len, check_vector};
+use crate::input::{check_batch, check_dim, check_out_len, check_vector};
 use crate::layout::{Kind, Reader, Writer, corrupt};
+use crate::sums::dot64;
 
 /// Keeps the first `width` of `dim` dimensions and scales the result to unit length.
 ///
@@ -115,19 +116,19 @@ impl Matryoshka {
         Ok(out)
     }
 
+    /// `v` has been checked whole by the caller ([`check_vector`] or [`check_batch`]).
     fn encode_row(&self, v: &[f32], out: &mut [f32], row: usize) -> Result<()> {
         let prefix = &v[..self.width];
-        check_finite(prefix, row)?;
-        let norm = prefix
-            .iter()
-            .map(|&x| f64::from(x) * f64::from(x))
-            .sum::<f64>()
-            .sqrt();
+        let norm = dot64(prefix, prefix).sqrt();
         if norm == 0.0 || !norm.is_finite() {
             return Err(Error::ZeroNorm { row });
         }
+        // A product with the f64 reciprocal instead of a division: within an f64 ulp of
+        // x / norm, so the same f32 but for the rarest ties, and vectorized divisions were
+        // a third of the time.
+        let inv = 1.0 / norm;
         for (o, &x) in out.iter_mut().zip(prefix) {
-            *o = (f64::from(x) / norm) as f32;
+            *o = (f64::from(x) * inv) as f32;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use crate::input::{
 };
 use crate::layout::{Kind, Reader, Writer, corrupt};
 use crate::rotation::{ROUNDS, Rotation};
+use crate::sums::dot64;
 
 /// The `ε₀` the RaBitQ paper uses for its error bound (§3.2, "ε₀ = 1.9 …"). The estimator's
 /// error is close to Gaussian with standard deviation [`Estimate::std_error`], so the bound
@@ -131,25 +132,6 @@ impl From<RabitqQuantizer> for RabitqParams {
             centroid: q.centroid,
         }
     }
-}
-
-/// Σ a·b in f64, in 8 lanes summed at the end: one chain of dependent f64 adds (the plain
-/// `sum`) took a third of the encoding time.
-fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    let (a8, a_rest) = a.as_chunks::<8>();
-    let (b8, b_rest) = b.as_chunks::<8>();
-    let mut lanes = [0.0f64; 8];
-    for (x, y) in a8.iter().zip(b8) {
-        for ((l, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
-            *l += f64::from(x) * f64::from(y);
-        }
-    }
-    let rest: f64 = a_rest
-        .iter()
-        .zip(b_rest)
-        .map(|(&x, &y)| f64::from(x) * f64::from(y))
-        .sum();
-    lanes.iter().sum::<f64>() + rest
 }
 
 impl RabitqQuantizer {

@@ -170,6 +170,62 @@ fn encoding_rejects_wrong_dimension_and_non_finite() {
     ));
 }
 
+/// Large batches are checked on all threads; the error is still the first bad row's.
+#[test]
+fn large_batches_name_the_first_bad_row() {
+    let rows = 100_000;
+    let good: Vec<f32> = (0..rows * DIM)
+        .map(|i| ((i * 31 % 17) as f32 - 8.0) / 8.0)
+        .collect();
+    let b = BinaryQuantizer::train(Threshold::Mean, &good[..20 * DIM], DIM).unwrap();
+    let m = Matryoshka::new(DIM, 4).unwrap();
+    assert_eq!(b.encode_batch(&good).map(|c| c.len()), Ok(rows * b.words()));
+    // Bad rows in several threads' shares; the first in the batch is written last.
+    for (first, error) in [
+        (
+            50_000,
+            Error::NonFinite {
+                row: 50_000,
+                index: 3,
+            },
+        ),
+        (7, Error::OutOfRange { row: 7, index: 3 }),
+        (
+            rows - 1,
+            Error::NonFinite {
+                row: rows - 1,
+                index: 3,
+            },
+        ),
+    ] {
+        let mut batch = good.clone();
+        let later = [rows - 1, 90_000, 50_001]
+            .into_iter()
+            .filter(|&r| r > first);
+        for row in later.chain([first]) {
+            batch[row * DIM + 3] = if row == first && row == 7 {
+                2.0 * MAX_ABS
+            } else if row == first {
+                f32::NAN
+            } else {
+                f32::INFINITY
+            };
+        }
+        assert_eq!(
+            b.encode_batch(&batch),
+            Err(error.clone()),
+            "first bad row {first}"
+        );
+        assert_eq!(
+            m.encode_batch(&batch),
+            Err(error.clone()),
+            "first bad row {first}"
+        );
+        let trained = BinaryQuantizer::train(Threshold::Mean, &batch, DIM).map(drop);
+        assert_eq!(trained, Err(error), "first bad row {first}");
+    }
+}
+
 #[test]
 fn matryoshka_bad_width_and_zero_prefix() {
     assert!(matches!(
