@@ -90,8 +90,12 @@ pub(crate) fn check_batch(flat: &[f32], dim: usize) -> Result<usize> {
         .par_chunks_exact(dim)
         .with_min_len(CHECK_VALUES_PER_TASK.div_ceil(dim))
         .position_first(|row| !nexus_simd::within_max_abs(row));
-    if let Some(i) = bad {
-        check_finite(&flat[i * dim..(i + 1) * dim], i)?;
+    if let Some(first) = bad {
+        // `check_finite` tests what `within_max_abs` does and returns at `first`; the rows
+        // after it are checked as well should the two ever disagree.
+        for (i, row) in flat.chunks_exact(dim).enumerate().skip(first) {
+            check_finite(row, i)?;
+        }
     }
     Ok(flat.len() / dim)
 }

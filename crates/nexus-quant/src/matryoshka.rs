@@ -109,11 +109,17 @@ impl Matryoshka {
     pub fn encode_batch(&self, flat: &[f32]) -> Result<Vec<f32>> {
         let rows = check_batch(flat, self.dim)?;
         let mut out = vec![0.0f32; rows * self.width];
-        out.par_chunks_mut(self.width)
+        // The error of the first failing row, whichever thread fails first.
+        let first_error = out
+            .par_chunks_mut(self.width)
             .zip(flat.par_chunks_exact(self.dim))
             .enumerate()
-            .try_for_each(|(row, (o, v))| self.encode_row(v, o, row))?;
-        Ok(out)
+            .filter_map(|(row, (o, v))| self.encode_row(v, o, row).err().map(|e| (row, e)))
+            .min_by_key(|(row, _)| *row);
+        match first_error {
+            Some((_, error)) => Err(error),
+            None => Ok(out),
+        }
     }
 
     /// `v` has been checked whole by the caller ([`check_vector`] or [`check_batch`]).
@@ -123,9 +129,10 @@ impl Matryoshka {
         if norm == 0.0 || !norm.is_finite() {
             return Err(Error::ZeroNorm { row });
         }
-        // A product with the f64 reciprocal instead of a division: within an f64 ulp of
-        // x / norm, so the same f32 but for the rarest ties, and vectorized divisions were
-        // a third of the time.
+        // A product with the f64 reciprocal instead of a division, whose vectorized
+        // divisions were a third of the time: within about an f64 ulp of x / norm, so the f32
+        // differs only where x / norm lies that close to halfway between two f32s (none of
+        // 6.4 M values: 20k random rows at widths 64 and 256).
         let inv = 1.0 / norm;
         for (o, &x) in out.iter_mut().zip(prefix) {
             *o = (f64::from(x) * inv) as f32;

@@ -67,9 +67,10 @@ impl Rotation {
 /// In-place unnormalised fast Walsh–Hadamard transform of a power-of-two length slice.
 ///
 /// The first three levels (butterflies 1, 2 and 4 apart) run within each run of 8 values as
-/// `y[i] = x[i ^ h] ± x[i]` ([`butterflies8`]), which LLVM turns into shuffles and vector adds;
-/// the later levels go two at a time over four quarters of each block, which it vectorizes as
-/// they are. Every value gets the same sums and differences in the same order as from the
+/// `y[i] = x[i ^ h] ± x[i]` ([`butterflies8`]), which LLVM turns into shuffles and vector adds
+/// (below 8 values, all levels go the general way); the later levels go two at a time over four
+/// quarters of each block, which it vectorizes as they are, and a last single level where
+/// their number is odd. Every value gets the same sums and differences in the same order as from the
 /// plain butterflies, one level and one value at a time (`tests::fwht_reference`, checked bit
 /// for bit), whose first levels stayed scalar. RaBitQ encoding of 384 dimensions, one core,
 /// SSE2: the runs of 8 took it from 0.28 to 0.44 M vectors/s, two levels a pass (after the

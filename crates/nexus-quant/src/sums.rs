@@ -1,8 +1,11 @@
-//! Sums of f32 products carried in f64: the norms and inner products behind the codes' factors.
+//! Sums of f32 products carried in f64: the norms and inner products behind RaBitQ's factors
+//! (of codes and of queries) and Matryoshka's norms.
 
-/// Σ a·b in f64, in 8 lanes summed at the end. One chain of dependent f64 adds (a plain `sum`)
-/// was a third of RaBitQ's encoding time and most of the Matryoshka truncation's.
+/// Σ a·b in f64 over slices of equal length, in 8 lanes summed at the end. One chain of
+/// dependent f64 adds (a plain `sum`) was a third of RaBitQ's encoding time and most of the
+/// Matryoshka truncation's.
 pub(crate) fn dot64(a: &[f32], b: &[f32]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
     let (a8, a_rest) = a.as_chunks::<8>();
     let (b8, b_rest) = b.as_chunks::<8>();
     let mut lanes = [0.0f64; 8];

@@ -171,6 +171,11 @@ fn encoding_rejects_wrong_dimension_and_non_finite() {
 }
 
 /// Large batches are checked on all threads; the error is still the first bad row's.
+///
+/// Rayon splits the rows in halves: one thread walks the first half from its start, another
+/// takes the second half and walks it from its start too. The first bad row sits at the end
+/// of the first half and others at the start of the second, so a check that returned the
+/// first bad row any thread finds would, on two or more threads, mostly name a later one.
 #[test]
 fn large_batches_name_the_first_bad_row() {
     let rows = 100_000;
@@ -180,50 +185,51 @@ fn large_batches_name_the_first_bad_row() {
     let b = BinaryQuantizer::train(Threshold::Mean, &good[..20 * DIM], DIM).unwrap();
     let m = Matryoshka::new(DIM, 4).unwrap();
     assert_eq!(b.encode_batch(&good).map(|c| c.len()), Ok(rows * b.words()));
-    // Bad rows in several threads' shares; the first in the batch is written last.
-    for (first, error) in [
+    let later = [50_001, 50_002, 75_001, rows - 1];
+    let cases = [
         (
-            50_000,
+            49_990,
+            f32::NAN,
             Error::NonFinite {
-                row: 50_000,
+                row: 49_990,
                 index: 3,
             },
         ),
-        (7, Error::OutOfRange { row: 7, index: 3 }),
+        (
+            49_999,
+            2.0 * MAX_ABS,
+            Error::OutOfRange {
+                row: 49_999,
+                index: 3,
+            },
+        ),
         (
             rows - 1,
+            f32::NAN,
             Error::NonFinite {
                 row: rows - 1,
                 index: 3,
             },
         ),
-    ] {
+    ];
+    for (first, value, error) in cases {
         let mut batch = good.clone();
-        let later = [rows - 1, 90_000, 50_001]
-            .into_iter()
-            .filter(|&r| r > first);
-        for row in later.chain([first]) {
-            batch[row * DIM + 3] = if row == first && row == 7 {
-                2.0 * MAX_ABS
-            } else if row == first {
-                f32::NAN
-            } else {
-                f32::INFINITY
-            };
+        for row in later.into_iter().filter(|&r| r > first) {
+            batch[row * DIM + 3] = f32::INFINITY;
         }
-        assert_eq!(
-            b.encode_batch(&batch),
-            Err(error.clone()),
-            "first bad row {first}"
-        );
-        assert_eq!(
-            m.encode_batch(&batch),
-            Err(error.clone()),
-            "first bad row {first}"
-        );
+        batch[first * DIM + 3] = value;
+        let context = format!("first bad row {first}");
+        assert_eq!(b.encode_batch(&batch), Err(error.clone()), "{context}");
+        assert_eq!(m.encode_batch(&batch), Err(error.clone()), "{context}");
         let trained = BinaryQuantizer::train(Threshold::Mean, &batch, DIM).map(drop);
-        assert_eq!(trained, Err(error), "first bad row {first}");
+        assert_eq!(trained, Err(error), "{context}");
     }
+    // Zero prefixes, found while encoding on all threads, likewise.
+    let mut batch = good.clone();
+    for row in [49_990, 50_001, 75_001] {
+        batch[row * DIM..row * DIM + 4].fill(0.0);
+    }
+    assert_eq!(m.encode_batch(&batch), Err(Error::ZeroNorm { row: 49_990 }));
 }
 
 #[test]
