@@ -38,7 +38,7 @@ mod tests {
                 .map(|(&x, &y)| f64::from(x) * f64::from(y))
                 .sum();
             let got = dot64(&a, &b);
-            // Both sums are exact to within a few f64 ulps of the largest partial sum.
+            // Either order rounds: the two agree to within a few f64 ulps of Σ|a·b|.
             let scale: f64 = a
                 .iter()
                 .zip(&b)
