@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::bits::pack_above;
 use crate::error::{CorruptReason, Error, Result};
 use crate::input::{
     MAX_ABS, check_batch, check_dim, check_out_len, check_sample, check_vector, column, quantile,
@@ -235,26 +236,9 @@ impl BinaryQuantizer {
     }
 
     fn encode_unchecked(&self, v: &[f32], out: &mut [u64]) {
-        // A word at a time, its bits 8 at a time: LLVM turns the inner loop into one compare
-        // and one mask extraction. Bit by bit into `out[i / 64]`, the same encoding ran 2.9×
-        // slower (3.1 against 8.9 M vectors of 384 dimensions a second, one core).
         let words = v.chunks(64).zip(self.thresholds.chunks(64));
         for (word, (v, t)) in out.iter_mut().zip(words) {
-            let (v8, v_rest) = v.as_chunks::<8>();
-            let (t8, t_rest) = t.as_chunks::<8>();
-            let mut bits = 0u64;
-            for (k, (x, t)) in v8.iter().zip(t8).enumerate() {
-                let mut byte = 0u8;
-                for j in 0..8 {
-                    byte |= u8::from(x[j] > t[j]) << j;
-                }
-                bits |= u64::from(byte) << (8 * k);
-            }
-            let done = 8 * v8.len();
-            for (j, (x, t)) in v_rest.iter().zip(t_rest).enumerate() {
-                bits |= u64::from(x > t) << (done + j);
-            }
-            *word = bits;
+            *word = pack_above(v, t);
         }
     }
 

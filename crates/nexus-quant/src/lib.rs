@@ -91,6 +91,7 @@
 #![forbid(unsafe_code)]
 
 mod binary;
+mod bits;
 mod error;
 mod input;
 mod int8;

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::bits::pack_above;
 use crate::error::{CorruptReason, Error, Result};
 use crate::input::{
     MAX_ABS, MAX_DIM, check_batch, check_dim, check_out_len, check_sample, check_vector, within,
@@ -244,20 +245,15 @@ impl RabitqQuantizer {
             };
         }
         self.rotation.apply_in_place(rotated);
-        // The padded dimension is a multiple of 64: whole words, their bits 8 at a time (as
-        // the binary codes), |x| summed in 8 lanes.
+        // The padded dimension is a multiple of 64: whole words, |x| summed in 8 lanes.
         let mut l1 = [0.0f64; 8];
         for (word, chunk) in out.iter_mut().zip(rotated.as_chunks::<64>().0) {
-            let mut bits = 0u64;
-            for (k, x) in chunk.as_chunks::<8>().0.iter().enumerate() {
-                let mut byte = 0u8;
-                for (j, (&x, l)) in x.iter().zip(&mut l1).enumerate() {
-                    byte |= u8::from(x > 0.0) << j;
+            *word = pack_above(chunk, &[0.0; 64]);
+            for x in chunk.as_chunks::<8>().0 {
+                for (l, &x) in l1.iter_mut().zip(x) {
                     *l += f64::from(x.abs());
                 }
-                bits |= u64::from(byte) << (8 * k);
             }
-            *word = bits;
         }
         let l1: f64 = l1.iter().sum();
         let alignment = (l1 / (norm * (self.padded_dim() as f64).sqrt())) as f32;
